@@ -1,0 +1,119 @@
+# Build and test entry points for the veeam.enterprise_manager collection.
+#
+# A fresh Debian machine with Python 3.11 needs nothing but `make test` (or `make demo`):
+# the tools are pinned in requirements-dev.txt / constraints-dev.txt and installed into .venv,
+# and the few Debian packages needed are installed with apt-get when missing.
+#
+# ansible-test only runs from .../ansible_collections/<namespace>/<name>, so every ansible-test
+# target first mirrors the working tree (what git would commit) into $(COLLECTION_BUILD).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+TEST_PYTHON_VERSION := 3.11
+
+VENV := $(CURDIR)/.venv
+VENV_BIN := $(VENV)/bin
+VENV_PYTHON := $(VENV_BIN)/python
+VENV_STAMP := $(VENV)/.installed-stamp
+VENV_INPUTS := requirements-dev.txt constraints-dev.txt requirements.txt
+
+BUILD_ROOT := $(CURDIR)/.build
+COLLECTIONS_PATH := $(BUILD_ROOT)
+COLLECTION_BUILD := $(BUILD_ROOT)/ansible_collections/veeam/enterprise_manager
+SIMULATOR_STATE := $(BUILD_ROOT)/simulator
+
+# ansible-test looks up python3.11 on PATH: make it the venv's, which has the test dependencies.
+ANSIBLE_TEST := env PATH="$(VENV_BIN):$$PATH" $(VENV_BIN)/ansible-test
+ANSIBLE_TEST_OPTIONS := --python $(TEST_PYTHON_VERSION) --color no
+# Debian packages as PACKAGE:COMMAND (see tests/utils/ensure_debian_packages.sh).
+# shellcheck: without it the shellcheck sanity test is skipped.
+DEBIAN_PACKAGES := shellcheck:shellcheck
+
+INTEGRATION_CONFIG := tests/integration/integration_config.yml
+INTEGRATION_TEMPLATE := tests/integration/integration_config.yml.template
+
+WITH_SIMULATOR := PYTHON="$(VENV_PYTHON)" tests/utils/with_simulator.sh $(SIMULATOR_STATE)
+
+.PHONY: help venv system-deps build-tree get-pip-standin no-sanity-ignores \
+	sanity units integration lint test demo bench clean
+
+help:
+	@echo "make venv         create .venv with the pinned tools (fast when up to date)"
+	@echo "make sanity       ansible-test sanity --python $(TEST_PYTHON_VERSION) (no ignore files allowed)"
+	@echo "make units        ansible-test units --python $(TEST_PYTHON_VERSION)"
+	@echo "make integration  ansible-test integration against the TLS EM simulator"
+	@echo "make lint         ansible-lint (production profile) and antsibull-changelog lint"
+	@echo "make test         sanity, units, integration and lint, stopping at the first failure"
+	@echo "make demo         run tests/demo/demo.yml against the simulator"
+	@echo "make bench        run tests/bench/run_bench.py"
+	@echo "make clean        remove .venv, .build and test output"
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): $(VENV_INPUTS)
+	@if ! "$(PYTHON)" -c 'import ensurepip, venv' 2>/dev/null; then \
+		tests/utils/ensure_debian_packages.sh python3-venv; \
+	fi
+	@"$(PYTHON)" -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "need Python 3.11 for .venv, $(PYTHON) is %d.%d" % v)'
+	@[ -x "$(VENV_PYTHON)" ] || "$(PYTHON)" -m venv "$(VENV)"
+	"$(VENV_PYTHON)" -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
+	@touch "$@"
+
+system-deps:
+	@tests/utils/ensure_debian_packages.sh $(DEBIAN_PACKAGES)
+
+build-tree: $(VENV_STAMP)
+	@"$(VENV_PYTHON)" tests/utils/sync_build_tree.py "$(CURDIR)" "$(COLLECTION_BUILD)"
+
+get-pip-standin: $(VENV_STAMP)
+	@"$(VENV_PYTHON)" tests/utils/install_get_pip_standin.py
+
+no-sanity-ignores:
+	@for ignore_file in tests/sanity/ignore-*.txt; do \
+		if [ -e "$$ignore_file" ]; then \
+			echo "$$ignore_file: sanity ignore files are not allowed, fix the code instead" >&2; exit 1; \
+		fi; \
+	done
+
+sanity: no-sanity-ignores system-deps get-pip-standin build-tree
+	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_OPTIONS)
+
+units: get-pip-standin build-tree
+	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) units $(ANSIBLE_TEST_OPTIONS) --venv --requirements
+
+integration: get-pip-standin build-tree
+	$(WITH_SIMULATOR) -- $(MAKE) --no-print-directory _integration-with-simulator
+
+# Runs inside with_simulator.sh, which exports the simulator's address and credentials.
+.PHONY: _integration-with-simulator
+_integration-with-simulator:
+	EM_USERNAME="$$VEEAM_EM_USERNAME" EM_PASSWORD="$$VEEAM_EM_PASSWORD" \
+		"$(VENV_PYTHON)" tests/utils/render_template.py $(INTEGRATION_TEMPLATE) $(INTEGRATION_CONFIG)
+	cp $(INTEGRATION_CONFIG) "$(COLLECTION_BUILD)/$(INTEGRATION_CONFIG)"
+	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) integration $(ANSIBLE_TEST_OPTIONS)
+
+lint: build-tree
+	cd "$(COLLECTION_BUILD)" && env NO_COLOR=1 PATH="$(VENV_BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_PATH)" \
+		$(VENV_BIN)/ansible-lint --profile production roles/ playbooks/
+	cd "$(COLLECTION_BUILD)" && $(VENV_BIN)/antsibull-changelog lint
+
+test:
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory units
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory lint
+
+demo: build-tree
+	$(WITH_SIMULATOR) -- env ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_PATH)" PATH="$(VENV_BIN):$$PATH" \
+		$(VENV_BIN)/ansible-playbook tests/demo/demo.yml
+
+bench: $(VENV_STAMP)
+	"$(VENV_PYTHON)" tests/bench/run_bench.py
+
+clean:
+	@if [ -f "$(SIMULATOR_STATE)/launcher.pid" ]; then tests/utils/simulator.sh stop "$(SIMULATOR_STATE)" || true; fi
+	rm -rf "$(VENV)" "$(BUILD_ROOT)" tests/output $(INTEGRATION_CONFIG)

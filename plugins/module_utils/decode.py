@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decode EM response bodies (XML or JSON) into plain "raw items" and paging information.
+
+A raw item is a dict keyed by EM's own names (attributes and child elements, or JSON keys)
+in whatever case the server used; records.py normalises them. XML is parsed iteratively
+with defusedxml and refuses DOCTYPEs, entity declarations and external references.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from .errors import DecodeError
+
+from xml.etree.ElementTree import ParseError
+
+try:
+    from defusedxml import ElementTree as SafeElementTree
+    from defusedxml import DefusedXmlException
+    HAS_DEFUSEDXML = True
+    DEFUSEDXML_IMPORT_ERROR = None
+except ImportError as exc:  # reported by the modules via missing_required_lib
+    HAS_DEFUSEDXML = False
+    DEFUSEDXML_IMPORT_ERROR = exc
+    DefusedXmlException = ValueError
+
+# Probes ask for pageSize=1, so PagesCount can equal the record count; beyond this it is broken or hostile.
+MAX_PAGES_COUNT = 100000000
+_INT = re.compile(r"^-?(?:0|[1-9]\d{0,17})$")
+
+
+class Page:
+    __slots__ = ("items", "page_num", "page_size", "pages_count")
+
+    def __init__(self, items, page_num=None, page_size=None, pages_count=None):
+        self.items = items
+        self.page_num = page_num
+        self.page_size = page_size
+        self.pages_count = pages_count
+
+
+def _local(tag):
+    return tag.rpartition("}")[2]
+
+
+def _leaf(text):
+    """Type an XML element's text the way EM's JSON would carry it."""
+    if text is None:
+        return None
+    if text == "true" or text == "True":
+        return True
+    if text == "false" or text == "False":
+        return False
+    if _INT.match(text):
+        return int(text)
+    return text if text.strip() else None
+
+
+def element_to_raw(element):
+    """An XML element as a raw dict: attributes, then children (repeated children become lists)."""
+    raw = dict(element.attrib)
+    for child in element:
+        tag = _local(child.tag)
+        if tag == "Links":
+            raw["Links"] = [dict(link.attrib) for link in child]
+            continue
+        if len(child) or child.attrib:
+            value = element_to_raw(child)
+            text = child.text.strip() if child.text else ""
+            if text:
+                value["Value"] = _leaf(text)
+        else:
+            value = _leaf(child.text)
+        if tag in raw:
+            existing = raw[tag]
+            if isinstance(existing, list) and getattr(existing, "repeated", False):
+                existing.append(value)
+            else:
+                raw[tag] = _Repeated([existing, value])
+        else:
+            raw[tag] = value
+    return raw
+
+
+class _Repeated(list):
+    """A list built from repeated XML elements (as opposed to an element that holds a list)."""
+    repeated = True
+
+
+def _kind(content_type, body):
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    if content_type.endswith("/json") or content_type.endswith("+json"):
+        return "json"
+    if content_type.endswith("/xml") or content_type.endswith("+xml"):
+        return "xml"
+    if content_type:
+        raise DecodeError("EM answered with content type %r where XML or JSON was expected. "
+                          "Check that host points at Enterprise Manager's REST API (port 9398), not a web page or proxy." % content_type)
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start == b"<":
+        return "xml"
+    if start in (b"{", b"["):
+        return "json"
+    raise DecodeError("EM answered without a content type and the body is neither XML nor JSON.")
+
+
+def _parse_json(body):
+    try:
+        return json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DecodeError("EM returned malformed JSON: %s" % exc)
+
+
+def _iterparse(body):
+    if not HAS_DEFUSEDXML:
+        raise DecodeError("the defusedxml Python library is required to read XML safely: %s" % DEFUSEDXML_IMPORT_ERROR)
+    return SafeElementTree.iterparse(io.BytesIO(body), events=("start", "end"), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+
+
+def _xml_errors(func):
+    def wrapper(body, *args, **kwargs):
+        try:
+            return func(body, *args, **kwargs)
+        except DefusedXmlException as exc:
+            raise DecodeError("refused EM's XML response: it contains a DOCTYPE, entity declaration or external reference (%s)." % type(exc).__name__)
+        except ParseError as exc:
+            raise DecodeError("EM returned malformed XML: %s" % exc)
+    return wrapper
+
+
+def _paging_value(paging, name):
+    value = None
+    for key, candidate in paging.items():
+        if key.lower() == name:
+            value = candidate
+            break
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DecodeError("EM's PagingInfo has a non-numeric %s: %r" % (name, value))
+    if number < 0 or number > MAX_PAGES_COUNT:
+        raise DecodeError("EM's PagingInfo has an implausible %s: %d" % (name, number))
+    return number
+
+
+def _page_from_paging(items, paging):
+    if paging is None:
+        return Page(items)
+    return Page(items, _paging_value(paging, "pagenum"), _paging_value(paging, "pagesize"), _paging_value(paging, "pagescount"))
+
+
+@_xml_errors
+def _decode_xml_page(body):
+    items = []
+    paging = None
+    stack = []
+    for event, element in _iterparse(body):
+        if event == "start":
+            stack.append(_local(element.tag))
+            continue
+        stack.pop()
+        depth = len(stack)
+        if depth == 3 and stack[1] == "Entities":
+            items.append(element_to_raw(element))
+            element.clear()
+        elif depth == 2 and stack[1] == "Refs":
+            items.append(element_to_raw(element))
+            element.clear()
+        elif depth == 1 and _local(element.tag) == "PagingInfo":
+            paging = dict(element.attrib)
+        elif depth == 0 and _local(element.tag) != "QueryResult":
+            raise DecodeError("EM returned an XML %s document where a QueryResult was expected." % _local(element.tag))
+    return _page_from_paging(items, paging)
+
+
+def _lower_keys(mapping):
+    return {str(key).lower(): value for key, value in mapping.items()}
+
+
+def _first_list(container, preferred=None):
+    """The item list inside EM's JSON wrappers: {"Plural": {"Plural": [...]}} or variations."""
+    if container is None:
+        return []
+    if isinstance(container, list):
+        return container
+    if not isinstance(container, dict):
+        raise DecodeError("EM's JSON result holds a %s where a list of items was expected." % type(container).__name__)
+    lowered = _lower_keys(container)
+    if preferred and preferred.lower() in lowered and lowered[preferred.lower()] is not None:
+        return _first_list(lowered[preferred.lower()])
+    for value in container.values():
+        if isinstance(value, list):
+            return value
+    for value in container.values():
+        if isinstance(value, dict):
+            return _first_list(value)
+    return []
+
+
+def _decode_json_page(body, plural=None):
+    document = _parse_json(body)
+    if not isinstance(document, dict):
+        raise DecodeError("EM's JSON result is a %s, not an object." % type(document).__name__)
+    top = _lower_keys(document)
+    if "entities" not in top and "refs" not in top and "pagingInfo".lower() not in top:
+        raise DecodeError("EM's JSON response is not a QueryResult (keys: %s)." % ", ".join(sorted(top)[:8]))
+    items = []
+    if top.get("entities") is not None:
+        items = _first_list(top["entities"], plural)
+    elif top.get("refs") is not None:
+        items = _first_list(top["refs"])
+    for item in items:
+        if not isinstance(item, dict):
+            raise DecodeError("EM's JSON result holds a %s where an item object was expected." % type(item).__name__)
+    paging = top.get("paginginfo")
+    if paging is not None and not isinstance(paging, dict):
+        raise DecodeError("EM's JSON PagingInfo is not an object.")
+    return _page_from_paging(items, paging)
+
+
+def decode_query_page(body, content_type, plural=None):
+    """Decode one page of a /api/query response. Raises DecodeError, never anything else."""
+    if not body or not body.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise DecodeError("EM returned an empty response body.")
+    try:
+        if _kind(content_type, body) == "json":
+            return _decode_json_page(body, plural)
+        return _decode_xml_page(body)
+    except DecodeError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        raise DecodeError("EM's response could not be decoded: %s" % type(exc).__name__)
+
+
+@_xml_errors
+def _xml_document(body):
+    root = None
+    depth = 0
+    for event, element in _iterparse(body):
+        if event == "start":
+            depth += 1
+            continue
+        depth -= 1
+        if depth == 0:
+            root = element
+    if root is None:
+        raise DecodeError("EM returned an empty XML document.")
+    return _local(root.tag), element_to_raw(root)
+
+
+def decode_document(body, content_type):
+    """Decode a single EM document (LogonSession, Error, ...) into (root name or None, raw dict)."""
+    if not body or not body.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise DecodeError("EM returned an empty response body.")
+    try:
+        if _kind(content_type, body) == "json":
+            document = _parse_json(body)
+            if not isinstance(document, dict):
+                raise DecodeError("EM's JSON document is a %s, not an object." % type(document).__name__)
+            return None, document
+        return _xml_document(body)
+    except DecodeError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        raise DecodeError("EM's response could not be decoded: %s" % type(exc).__name__)
+
+
+def error_message(body, content_type):
+    """EM's Error Message (XML attribute or JSON key, any case), or None. Never raises."""
+    try:
+        dummy, raw = decode_document(body, content_type)
+    except DecodeError:
+        return None
+    lowered = _lower_keys(raw)
+    for key in ("message", "firstchanceexceptionmessage"):
+        value = lowered.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:500]
+    return None

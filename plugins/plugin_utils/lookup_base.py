@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side base of the lookups: typed options through Ansible's config system, the shared client."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, ConnectionConfig
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import run_query, truncation_warning
+
+display = Display()
+
+
+class EmLookupBase(LookupBase):
+    """Subclasses set QUERY_OPTIONS (option names besides the connection ones) and implement prepare(params)."""
+
+    QUERY_OPTIONS = ()
+
+    def prepare(self, params):
+        raise NotImplementedError
+
+    def run(self, terms, variables=None, **kwargs):
+        if terms:
+            raise AnsibleLookupError("%s takes no positional terms; pass everything as keyword options (for example filter='...')." % self._load_name)
+        self.set_options(var_options=variables, direct=kwargs)
+        connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
+        params = {name: self.get_option(name) for name in self.QUERY_OPTIONS}
+        try:
+            # Validate everything before the client can send a request.
+            prepared = self.prepare(params)
+            config = ConnectionConfig.from_options(connection)
+            with EmClient(config, warn=display.warning, log=display.vvv) as client:
+                display.vvv("%s: querying %s at %s" % (self._load_name, prepared.spec.query_type, client.base_url))
+                result = run_query(client, prepared)
+        except EmError as exc:
+            raise AnsibleLookupError("%s: %s" % (self._load_name, exc.message))
+        display.vvv("%s: %d records in %d query requests" % (self._load_name, result["count"], result["pages"]))
+        if result["truncated"]:
+            display.warning(truncation_warning(result, prepared.max_records))
+        records = result[prepared.record_key]
+        return records if isinstance(records, list) else [records]

@@ -1,0 +1,1 @@
+"""Veeam Backup Enterprise Manager (EM) REST API simulator (test tool, stdlib + cryptography)."""
