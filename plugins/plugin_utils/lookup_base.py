@@ -25,10 +25,19 @@ class EmLookupBase(LookupBase):
     def prepare(self, params):
         raise NotImplementedError
 
+    def _connection_variables(self, variables):
+        """The veeam_em_* variables, templated: lookups receive play variables unrendered."""
+        found = {}
+        for option in CONNECTION_OPTIONS.values():
+            name = option["var"]
+            if variables and name in variables:
+                found[name] = self._templar.template(variables[name])
+        return found
+
     def run(self, terms, variables=None, **kwargs):
         if terms:
             raise AnsibleLookupError("%s takes no positional terms; pass everything as keyword options (for example filter='...')." % self._load_name)
-        self.set_options(var_options=variables, direct=kwargs)
+        self.set_options(var_options=self._connection_variables(variables), direct=kwargs)
         connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
         params = {name: self.get_option(name) for name in self.QUERY_OPTIONS}
         try:

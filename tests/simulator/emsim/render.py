@@ -7,7 +7,7 @@ JSON follows the EM object model: XML attributes become keys, Links is an array 
 
 import json
 
-from .data import (DISABLED_POLICY, P_CREATED, P_ENDED, P_FAILURE, P_GUID, P_POLICY, P_PROGRESS, P_RESULT, P_RETRY,
+from .data import (P_CREATED, P_ENDED, P_FAILURE, P_GUID, P_POLICY, P_PROGRESS, P_RESULT, P_RETRY,
                    P_STATE, T_CREATED, T_ENDED, T_GUID, T_PSESSION, T_REASON, T_RESULT, T_SIZE, T_STATE, T_VM, fmt_iso)
 
 NS = 'http://www.veeam.com/ent/v1.0'
@@ -268,7 +268,7 @@ class Renderer(object):
             ('Down', 'CdpReplicaTaskSessionReferenceList', '%s/cdpReplicaSessions/%s/cdpReplicaTaskSessions' % (base, guid), None)]
         node = Node('CdpPolicySession', [('Type', 'CdpReplicaSession'), ('Href', '%s/cdpReplicaSessions/%s?format=Entity' % (base, guid)),
                                          ('Name', name), ('UID', uid)], [
-            links_node([link(*item) for item in links]),
+            links_node([link(rel, lhref, lname, ltype) for rel, ltype, lhref, lname in links]),
             Node('PolicyUid', value='urn:veeam:CdpPolicy:' + policy['guid']),
             Node('PolicyName', value=policy['name']),
             Node('PolicyType', value='CdpReplica'),
@@ -333,7 +333,7 @@ class Renderer(object):
             Node('Platform', value='VMware'),
             Node('Description', value=pol['description']),
             Node('ScheduleConfigured', value=True),
-            Node('ScheduleEnabled', value=pol['schedule_enabled'] and idx != DISABLED_POLICY),
+            Node('ScheduleEnabled', value=pol['schedule_enabled']),
             Node('NextRun', value=next_run),
             Node('PolicyScheduleOptions', children=[Node('CdpReplica', children=[
                 Node('RecoveryPointObjectiveSeconds', value=rpo % 60),

@@ -58,7 +58,7 @@ DEFAULT_CONFIG = {
     'max_page_size': None,
     'public_base_url': 'https://localhost:9398',
     'task_href_quirk': True,
-    'default_order': 'uid',
+    'default_order': 'creation',
 }
 _GUID_PATH = re.compile(r'(?i)(/api/logonSessions/)[^/?]+')
 SESSION_HEADER = 'X-RestSvcSessionId'
@@ -228,7 +228,7 @@ class QueryEngine(object):
                 elif default_order == 'creation':
                     result.sort(key=lambda idx: tie(recs[idx]))
                 else:
-                    # EM documents no default order: serve a stable but non-chronological one (by UID).
+                    # Stricter option: a stable but non-chronological order (by UID).
                     uid_key = (lambda idx: recs[idx][0]) if qtype != 'CdpPolicy' else (lambda idx: recs[idx]['guid'])
                     result.sort(key=uid_key)
             self.cache[key] = result

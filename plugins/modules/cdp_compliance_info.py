@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cdp_compliance_info
+short_description: Audit CDP replication compliance per VM through Veeam Backup Enterprise Manager
+version_added: 0.1.0
+description:
+  - Reads the CDP policies, the CDP policy sessions and every CDP replication task session that overlaps the audit window from EM,
+    and evaluates per VM whether CDP replication was healthy (coverage gaps, RPO breaches, failures, stuck sessions, freshness,
+    expected scope, waivers, policy configuration).
+  - Task sessions are evaluated while pages stream in, so an estate of a million sessions is audited without holding them;
+    only the report is returned. For sessions you already have as facts, use the P(veeam.enterprise_manager.cdp_compliance#filter) filter.
+  - The report format is described in the collection's C(docs/report-format.md), the rules in C(docs/compliance-rules.md).
+    Write it to files with M(veeam.enterprise_manager.cdp_compliance_report).
+  - EM keeps 30 days of session history and collects data from backup servers every 15 minutes; the report says when the window
+    is outside what EM can prove.
+author:
+  - veeam.enterprise_manager contributors
+extends_documentation_fragment:
+  - veeam.enterprise_manager.connection
+  - veeam.enterprise_manager.attributes
+  - veeam.enterprise_manager.attributes.info_module
+options:
+  window_start:
+    description:
+      - Start of the audit window. ISO 8601 date or datetime with any offset, C(now), or relative such as C(-24h), C(-7d).
+    type: str
+    default: -24h
+  window_end:
+    description:
+      - End of the audit window, same formats as O(window_start).
+    type: str
+    default: now
+  now:
+    description:
+      - The time the audit takes as "now" (for reproducible audits). Defaults to the controller's clock.
+    type: str
+  rules:
+    description:
+      - Rule settings and overrides, see C(docs/compliance-rules.md). For example
+        C({coverage: {max_gap: 30m}, stuck: {max_task_duration: 10h}, overrides: {vms: {"db-*": {freshness: {max_staleness: 2h}}}}}).
+    type: dict
+  expected_vms:
+    description:
+      - VM names or shell-style patterns that must be protected. A VM in this list with no task session in the window is non-compliant.
+    type: list
+    elements: str
+  waivers:
+    description:
+      - Accepted exceptions, each C({vm, reason, expires, rules}). An expired waiver no longer applies and the report says so.
+    type: list
+    elements: dict
+  include_policies:
+    description:
+      - Also read CDP policies and policy sessions, to judge each VM against its policy's RPO and to check policy configuration.
+    type: bool
+    default: true
+  vm_display_name:
+    description:
+      - Limit the audit to these VM name(s), as a server-side filter.
+    type: raw
+  backup_server_name:
+    description:
+      - Limit the audit to these backup server name(s), as a server-side filter.
+    type: raw
+  filter:
+    description:
+      - A raw EM filter expression ANDed with the window filter.
+    type: str
+  page_size:
+    description:
+      - Records per request, from 1 to 1000.
+    type: int
+    default: 1000
+  max_records:
+    description:
+      - Stop after this many task sessions. The report is then marked incomplete (truncated). Unset reads every session.
+    type: int
+  response_format:
+    description:
+      - Ask EM for XML or JSON.
+    type: str
+    choices: [xml, json]
+    default: xml
+seealso:
+  - module: veeam.enterprise_manager.cdp_compliance_report
+  - module: veeam.enterprise_manager.cdp_replica_task_session_info
+requirements:
+  - requests
+  - defusedxml
+"""
+
+EXAMPLES = r"""
+- name: Audit the last 24 hours
+  veeam.enterprise_manager.cdp_compliance_info:
+    host: em.example.com
+    username: 'EXAMPLE\auditor'
+    password: "{{ em_password }}"
+    ca_path: /etc/pki/em-ca.pem
+    expected_vms: [db01, "web-*"]
+    waivers:
+      - vm: web-legacy-01
+        reason: CHG-1234 decommissioning
+        expires: "2026-12-31"
+  register: audit
+
+- name: Show the verdict
+  ansible.builtin.debug:
+    msg: "{{ audit.report.verdict }}: {{ audit.report.counts }}"
+"""
+
+RETURN = r"""
+report:
+  description:
+    - The compliance report (see C(docs/report-format.md)) with C(verdict) (compliant, warning, non_compliant or incomplete),
+      C(counts), per-VM statuses and findings, the per-policy view and the evidence (query, EM host, API version, window, rules,
+      generation time, collection version, truncation flag).
+  returned: success
+  type: dict
+truncated:
+  description: True when O(max_records) stopped reading task sessions (the report is then incomplete).
+  returned: success
+  type: bool
+pages:
+  description: Number of query requests made.
+  returned: success
+  type: int
+counts:
+  description: Records read per kind (policies, policy_sessions, task_sessions).
+  returned: success
+  type: dict
+window:
+  description: The audit window as ISO 8601 UTC.
+  returned: success
+  type: dict
+  sample: {start: "2026-11-28T20:00:00Z", end: "2026-11-29T20:00:00Z"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import prepare_audit, run_audit
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
+
+AUDIT_ARGUMENT_SPEC = {
+    "window_start": {"type": "str", "default": "-24h"},
+    "window_end": {"type": "str", "default": "now"},
+    "now": {"type": "str"},
+    "rules": {"type": "dict"},
+    "expected_vms": {"type": "list", "elements": "str"},
+    "waivers": {"type": "list", "elements": "dict"},
+    "include_policies": {"type": "bool", "default": True},
+    "vm_display_name": {"type": "raw"},
+    "backup_server_name": {"type": "raw"},
+    "filter": {"type": "str"},
+    "page_size": {"type": "int", "default": 1000},
+    "max_records": {"type": "int"},
+    "response_format": {"type": "str", "default": "xml", "choices": ["xml", "json"]},
+}
+
+
+def run(module, client):
+    evaluator, spec, settings = prepare_audit(module.params)
+    result = run_audit(client, evaluator, spec, settings)
+    if result["truncated"]:
+        module.warn("Stopped at max_records=%d task sessions: the report is incomplete." % settings["max_records"])
+    return dict(changed=False, **result)
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(AUDIT_ARGUMENT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    execute(module, run)
+
+
+if __name__ == "__main__":
+    main()
