@@ -24,7 +24,8 @@ VENV_INPUTS := requirements-dev.txt constraints-dev.txt requirements.txt
 BUILD_ROOT := $(CURDIR)/.build
 COLLECTIONS_PATH := $(BUILD_ROOT)
 COLLECTION_BUILD := $(BUILD_ROOT)/ansible_collections/veeam/enterprise_manager
-SIMULATOR_STATE := $(BUILD_ROOT)/simulator
+# One simulator state dir per use, so a demo and a test run never share a simulator.
+SIMULATOR_STATES := $(BUILD_ROOT)/simulator-integration $(BUILD_ROOT)/simulator-demo
 
 # ansible-test looks up python3.11 on PATH: make it the venv's, which has the test dependencies.
 ANSIBLE_TEST := env PATH="$(VENV_BIN):$$PATH" $(VENV_BIN)/ansible-test
@@ -33,10 +34,11 @@ ANSIBLE_TEST_OPTIONS := --python $(TEST_PYTHON_VERSION) --color no
 # shellcheck: without it the shellcheck sanity test is skipped.
 DEBIAN_PACKAGES := shellcheck:shellcheck
 
+DEMO_PLAYBOOK ?= tests/demo/demo.yml
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
 INTEGRATION_TEMPLATE := tests/integration/integration_config.yml.template
 
-WITH_SIMULATOR := PYTHON="$(VENV_PYTHON)" tests/utils/with_simulator.sh $(SIMULATOR_STATE)
+WITH_SIMULATOR = PYTHON="$(VENV_PYTHON)" tests/utils/with_simulator.sh $(BUILD_ROOT)/simulator-$@
 
 .PHONY: help venv system-deps build-tree get-pip-standin no-sanity-ignores \
 	sanity units integration lint test demo bench clean
@@ -109,11 +111,13 @@ test:
 
 demo: build-tree
 	$(WITH_SIMULATOR) -- env ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_PATH)" PATH="$(VENV_BIN):$$PATH" \
-		$(VENV_BIN)/ansible-playbook tests/demo/demo.yml
+		$(VENV_BIN)/ansible-playbook $(DEMO_PLAYBOOK)
 
 bench: $(VENV_STAMP)
 	"$(VENV_PYTHON)" tests/bench/run_bench.py
 
 clean:
-	@if [ -f "$(SIMULATOR_STATE)/launcher.pid" ]; then tests/utils/simulator.sh stop "$(SIMULATOR_STATE)" || true; fi
+	@for state_dir in $(SIMULATOR_STATES); do \
+		if [ -d "$$state_dir" ]; then tests/utils/simulator.sh stop "$$state_dir" || true; fi; \
+	done
 	rm -rf "$(VENV)" "$(BUILD_ROOT)" tests/output $(INTEGRATION_CONFIG)

@@ -331,9 +331,15 @@ class EmClient:
                 continue
             except requests.exceptions.RequestException as exc:
                 raise CommunicationError("%s to EM at %s failed: %s" % (where, self.base_url, _short(self.scrub(exc))), method=method, path=path)
-            if response.status_code in retry_on and not last:
-                self._pause(attempt, where, "HTTP %d" % response.status_code)
-                continue
+            if response.status_code in retry_on:
+                if not last:
+                    self._pause(attempt, where, "HTTP %d" % response.status_code)
+                    continue
+                em_message = self.scrub(error_message(response.content, response.headers.get("Content-Type")) or "")
+                raise CommunicationError("%s to EM at %s kept failing with HTTP %d%s%s. EM (or a proxy in front of it) is overloaded or "
+                                         "restarting; try again later or raise retries."
+                                         % (where, self.base_url, response.status_code, ": " + em_message if em_message else "", _after(attempt)),
+                                         method=method, path=path)
             return response
         raise CommunicationError("%s failed after %d attempts." % (where, attempts), method=method, path=path)  # pragma: no cover
 

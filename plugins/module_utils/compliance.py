@@ -14,8 +14,10 @@ sessions that carry evidence (failed, warning, still running). Raw records are n
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import fnmatch
+import operator
 import re
 from collections.abc import Mapping
 
@@ -78,6 +80,8 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 _fromiso = datetime.datetime.fromisoformat
+_interval_start = operator.itemgetter(0)
+_interval_end = operator.itemgetter(1)
 
 
 class ComplianceConfigError(InvalidInputError, ValueError):
@@ -511,12 +515,10 @@ def _walk_dicts(node, skip=(), depth=0):
             if norm == "links" or any(word in norm for word in skip):
                 continue
             if isinstance(value, (Mapping, list, tuple)):
-                for item in _walk_dicts(value, skip, depth + 1):
-                    yield item
+                yield from _walk_dicts(value, skip, depth + 1)
     elif isinstance(node, (list, tuple)):
         for value in node:
-            for item in _walk_dicts(value, skip, depth + 1):
-                yield item
+            yield from _walk_dicts(value, skip, depth + 1)
 
 
 def policy_rpo_seconds(policy):
@@ -684,20 +686,15 @@ def _insert_interval(intervals, start, end, first_uid, last_uid, tolerance):
         else:
             intervals.append([start, end, first_uid, last_uid])
         return
-    # Out of order: merge with every interval within tolerance of [start, end].
-    low = 0
-    count = len(intervals)
-    while low < count and intervals[low][1] + tolerance < start:
-        low += 1
-    high = low
+    # Out of order: merge with every interval within tolerance of [start, end]; both ends are sorted.
+    low = bisect.bisect_left(intervals, start - tolerance, key=_interval_end)
+    high = bisect.bisect_right(intervals, end + tolerance, key=_interval_start)
     merged = [start, end, first_uid, last_uid]
-    while high < count and intervals[high][0] <= merged[1] + tolerance:
-        current = intervals[high]
-        if current[0] < merged[0]:
-            merged[0], merged[2] = current[0], current[2]
-        if current[1] > merged[1]:
-            merged[1], merged[3] = current[1], current[3]
-        high += 1
+    if low < high:
+        if intervals[low][0] < start:
+            merged[0], merged[2] = intervals[low][0], intervals[low][2]
+        if intervals[high - 1][1] > end:
+            merged[1], merged[3] = intervals[high - 1][1], intervals[high - 1][3]
     intervals[low:high] = [merged]
 
 
@@ -1064,8 +1061,8 @@ class ComplianceEvaluator:
                     shown, more = _capped(entries)
                     findings.append(_finding(
                         "stuck", code, VIOLATION,
-                        "%d session%s %s for longer than %s" % (len(entries), "" if len(entries) == 1 else "s", label,
-                                                               human_duration(stuck[limit_key])),
+                        "%d session%s %s for longer than %s" % (
+                            len(entries), "" if len(entries) == 1 else "s", label, human_duration(stuck[limit_key])),
                         {"limit_seconds": stuck[limit_key], "sessions": shown, "more": more}))
 
         if rules["freshness"]["enabled"] and not running_now and not (state_obj and state_obj.running_at_end):
@@ -1323,7 +1320,7 @@ class ComplianceEvaluator:
                           for level, entries in self.config["overrides"].items()},
             "expected_vms": list(self.expected),
             "waivers": [{key: waiver[key] for key in ("target", "pattern", "reason", "expires", "rules")} for waiver in self.waivers],
-            "policies": [plain({key: value for key, value in self._policies[key].items()}) for key in self._policy_order],
+            "policies": [plain(self._policies[key]) for key in self._policy_order],
             "sessions_received": self._received,
             "policy_sessions_received": len(self._policy_sessions),
             "merge_tolerance_seconds": self._tolerance,
@@ -1358,13 +1355,10 @@ class ComplianceEvaluator:
 
 def _all_findings(vms, policies, findings):
     for vm in vms:
-        for finding in vm["findings"]:
-            yield finding
+        yield from vm["findings"]
     for policy in policies:
-        for finding in policy["findings"]:
-            yield finding
-    for finding in findings:
-        yield finding
+        yield from policy["findings"]
+    yield from findings
 
 
 def evaluate(sessions, rules=None, now=None, window=None, expected_vms=None, waivers=None, policies=None, policy_sessions=None,

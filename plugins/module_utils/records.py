@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from .errors import DecodeError
 from .timeutil import format_utc, parse_em_time
 
 _SNAKE_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
@@ -36,6 +37,8 @@ def normalise_links(links):
         # Some serialisers wrap the array: {"Link": [...]}.
         inner = next((value for value in links.values() if isinstance(value, list)), [links])
         links = inner
+    if not isinstance(links, (list, tuple)):
+        return []
     result = []
     for link in links:
         if not isinstance(link, dict):
@@ -51,7 +54,11 @@ def normalise_links(links):
 
 
 def _time(value):
-    parsed = parse_em_time(value)
+    try:
+        parsed = parse_em_time(value)
+    except ValueError:
+        # A bad timestamp from EM must fail as a decode error, not as a traceback.
+        raise DecodeError("EM returned a time that is not ISO 8601: %r" % (str(value)[:64],))
     return parsed, format_utc(parsed)
 
 
@@ -73,7 +80,7 @@ def _int(value):
 
 
 def _guid_from_href(href):
-    if not href:
+    if not href or not isinstance(href, str):
         return None
     tail = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return tail or None

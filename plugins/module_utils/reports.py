@@ -158,6 +158,12 @@ def _timeline(vm, window_seconds):
     return "<div class=\"tl\" title=\"%s%% covered\">%s</div>" % (_esc(vm.get("coverage_percent")), "".join(bars))
 
 
+def _data_complete_html(data):
+    if data.get("complete"):
+        return "yes"
+    return "<b class=\"sev-violation\">no</b>: %s" % _esc(", ".join(data.get("issues", ())))
+
+
 def render_html(report):
     """One self-contained HTML page (inline CSS and JS, no external assets)."""
     combined = _is_combined(report)
@@ -174,9 +180,7 @@ def render_html(report):
         "<table class=\"kv\">",
         "<tr><th>Audit window</th><td>%s</td></tr>" % _esc(_window_text(report)),
         "<tr><th>Generated</th><td>%s</td></tr>" % _esc(report.get("generated_at")),
-        "<tr><th>Data complete</th><td>%s</td></tr>" % ("yes" if (report.get("data") or {}).get("complete") else
-                                                          "<b class=\"sev-violation\">no</b>: %s" % _esc(", ".join(
-                                                              (report.get("data") or {}).get("issues", ())))),
+        "<tr><th>Data complete</th><td>%s</td></tr>" % _data_complete_html(report.get("data") or {}),
     ]
     out.extend("<tr><th>%s</th><td>%s</td></tr>" % (_esc(label), _esc(value) if value is not None else "-") for label, value in _evidence_meta(report))
     out.append("</table><div class=\"cards\">")
@@ -211,8 +215,9 @@ def _html_policies(report, combined):
            "<th>VMs</th><th>Compliant</th><th>Worst breach</th><th>Findings</th></tr></thead><tbody>" % ("<th>EM</th>" if combined else "")]
     for policy in sorted(policies, key=lambda item: (STATUS_RANK.get(item.get("status"), 3), str(item.get("name")).casefold())):
         worst = policy.get("worst_breach")
-        worst_text = "%s: %s (%sx, %s)" % (worst.get("vm"), _seconds(worst.get("worst_gap_seconds")), worst.get("ratio"),
-                                          worst.get("tier")) if worst else "-"
+        worst_text = "-"
+        if worst:
+            worst_text = "%s: %s (%sx, %s)" % (worst.get("vm"), _seconds(worst.get("worst_gap_seconds")), worst.get("ratio"), worst.get("tier"))
         out.append("<tr class=\"s-%s\"><td>%s</td>%s<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
             _esc(policy.get("status")), _esc(policy.get("status")), "<td>%s</td>" % _esc(policy.get("em_host")) if combined else "",
             _esc(policy.get("name")), _esc(policy.get("backup_server") or "-"), _esc(_seconds(policy.get("rpo_seconds"))),
@@ -296,7 +301,8 @@ def _junit_suite(name, cases, timestamp, properties=()):
         counts[kind] = counts.get(kind, 0) + 1
         xml_cases.append(xml_case)
     props = "".join("<property name=\"%s\" value=\"%s\"/>" % (_xml(key), _xml(value)) for key, value in properties)
-    return counts, len(xml_cases), "<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"0\" timestamp=\"%s\">%s%s</testsuite>" % (
+    template = "<testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"0\" timestamp=\"%s\">%s%s</testsuite>"
+    return counts, len(xml_cases), template % (
         _xml(name), len(xml_cases), counts["failure"], counts["error"], counts["skipped"], _xml((timestamp or "").rstrip("Z")),
         "<properties>%s</properties>" % props if props else "", "\n".join(xml_cases))
 
@@ -309,7 +315,8 @@ def _junit_report_suites(report, prefix, warnings_as_failures, host_filter=None)
     data_findings = [f for f in report.get("findings") or () if host_filter is None or f.get("em_host") == host_filter]
     data_case = ("pass", "<testcase classname=\"%s\" name=\"data_sufficiency\" time=\"0\"/>" % _xml(prefix))
     if not data.get("complete", True):
-        data_case = ("error", "<testcase classname=\"%s\" name=\"data_sufficiency\" time=\"0\"><error message=\"%s\" type=\"incomplete\">%s</error></testcase>" % (
+        template = "<testcase classname=\"%s\" name=\"data_sufficiency\" time=\"0\"><error message=\"%s\" type=\"incomplete\">%s</error></testcase>"
+        data_case = ("error", template % (
             _xml(prefix), _xml("data insufficient: %s" % ", ".join(data.get("issues", ()))),
             _xml("\n".join(f.get("message", "") for f in data_findings))))
     suites.append(_junit_suite("%s.data" % prefix, [data_case], timestamp,
@@ -358,8 +365,9 @@ def render_junit(report, warnings_as_failures=False):
         totals["tests"] += tests
         for key in ("failure", "error", "skipped"):
             totals[key] += counts.get(key, 0)
-    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"CDP replication compliance\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"0\">\n%s\n</testsuites>\n" % (
-        totals["tests"], totals["failure"], totals["error"], totals["skipped"], "\n".join(suite[2] for suite in suites))
+    head = "<testsuites name=\"CDP replication compliance\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"0\">"
+    head = head % (totals["tests"], totals["failure"], totals["error"], totals["skipped"])
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n%s\n%s\n</testsuites>\n" % (head, "\n".join(suite[2] for suite in suites))
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -421,8 +429,8 @@ def render_markdown(report, max_vms=200):
         lines.append("### Findings")
         lines.append("")
         for vm in problems[:max_vms]:
-            lines.append("**%s**%s (%s)" % (_md(vm.get("name")), " @ %s" % _md(vm.get("em_host")) if combined else "",
-                                           STATUS_LABEL.get(vm.get("status"), vm.get("status"))))
+            where = " @ %s" % _md(vm.get("em_host")) if combined else ""
+            lines.append("**%s**%s (%s)" % (_md(vm.get("name")), where, STATUS_LABEL.get(vm.get("status"), vm.get("status"))))
             lines.append("")
             for finding in vm.get("findings") or ():
                 waiver = finding.get("waiver") or {}
@@ -460,7 +468,7 @@ RENDERERS = {"json": render_json, "html": render_html, "junit": render_junit, "m
 
 def default_basename(report):
     host = report.get("em_host") or ("combined" if _is_combined(report) else "em")
-    stamp = str(report.get("generated_at") or "").replace("-", "").replace(":", "").split(".")[0].rstrip("Z") + "Z"
+    stamp = str(report.get("generated_at") or "").replace("-", "").replace(":", "").split(".", maxsplit=1)[0].rstrip("Z") + "Z"
     return _FILE_UNSAFE.sub("_", "cdp-compliance-%s-%s" % (host, stamp)).strip("._") or "cdp-compliance"
 
 

@@ -34,14 +34,18 @@ def parse_iso(text):
         raise ValueError("not an ISO 8601 date or datetime: %r" % text)
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
-    value = datetime.datetime(
-        int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, tzinfo=UTC
-    )
-    if offset and offset.upper() != "Z":
-        sign = -1 if offset[0] == "-" else 1
-        digits = offset[1:].replace(":", "")
-        delta = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        value = value - sign * delta
+    try:
+        value = datetime.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, tzinfo=UTC
+        )
+        if offset and offset.upper() != "Z":
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            delta = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            value = value - sign * delta
+    except OverflowError:
+        # 9999-12-31T23:00:00-05:00 lies beyond datetime's range; callers only expect ValueError.
+        raise ValueError("date or time out of range: %r" % text)
     return value
 
 
@@ -74,8 +78,11 @@ def parse_time(value, now=None):
     match = _RELATIVE.match(text)
     if match:
         sign, amount, unit = match.groups()
-        delta = datetime.timedelta(seconds=float(amount) * _UNIT_SECONDS[unit.lower()])
-        return reference - delta if sign == "-" else reference + delta
+        try:
+            delta = datetime.timedelta(seconds=float(amount) * _UNIT_SECONDS[unit.lower()])
+            return reference - delta if sign == "-" else reference + delta
+        except OverflowError:
+            raise ValueError("relative time out of range: %r" % text)
     return parse_iso(text)
 
 

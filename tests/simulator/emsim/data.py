@@ -12,6 +12,7 @@ Policy session tuple: (guid, policy_index, creation_us, end_us|None, state, resu
 import bisect
 import datetime
 import random
+import time
 
 US = 1000000
 HOUR = 3600 * US
@@ -80,14 +81,14 @@ def parse_iso_us(text):
 def fmt_iso(micros):
     """EM style: 2021-06-15T07:00:06.787Z (fraction trimmed of trailing zeros, none if zero)."""
     secs, frac = divmod(micros, US)
-    text = (_EPOCH + datetime.timedelta(seconds=secs)).strftime('%Y-%m-%dT%H:%M:%S')
+    text = '%04d-%02d-%02dT%02d:%02d:%02d' % time.gmtime(secs)[:6]
     if frac:
         text += '.' + ('%06d' % frac).rstrip('0')
     return text + 'Z'
 
 
 def fmt_name_time(micros):
-    return (_EPOCH + datetime.timedelta(seconds=micros // US)).strftime('%Y-%m-%d %H:%M:%S')
+    return '%04d-%02d-%02d %02d:%02d:%02d' % time.gmtime(micros // US)[:6]
 
 
 def default_now_us():
@@ -124,6 +125,14 @@ class Dataset(object):
         self.tasks = []
         self.truth = {}
         self._ps_by_policy = {}    # policy index -> (sorted creation list, psession indices)
+        self._ps_names = {}
+        self.anomaly_of = {}       # vm index -> anomaly kind (realistic profile)
+        self.special_vms = []
+        self.vm_size = []
+        self.vm_truth = {}
+        self.disabled_at_us = self.now_us - 2 * DAY - 5 * HOUR
+        self.fixture_vm = -1
+        self.max_task_created = 0
         self._build()
 
     # ------------------------------------------------------------------ build
@@ -166,7 +175,6 @@ class Dataset(object):
         self.vm_policy = [enabled[idx % len(enabled)] for idx in range(self.vm_count)]
         order = list(range(self.vm_count))
         rng.shuffle(order)
-        self.anomaly_of = {}
         if self.profile == 'realistic':
             cursor = 0
             for kind, count in ANOMALY_PLAN:
@@ -186,7 +194,6 @@ class Dataset(object):
     def _build_policy_sessions(self):
         rng = self.rng
         start = self.now_us - (self.days + 1) * DAY
-        self.disabled_at_us = self.now_us - 2 * DAY - 5 * HOUR
         for pidx, pol in enumerate(self.policies):
             until = self.now_us if pol['schedule_enabled'] else self.disabled_at_us
             created = start - start % DAY + pol['phase_us']
@@ -243,7 +250,6 @@ class Dataset(object):
         getbits = rng.getrandbits
         randrange = rng.randrange
         tasks = self.tasks
-        self.vm_truth = {}
         for vm in range(self.vm_count):
             kind = self.anomaly_of.get(vm)
             pidx = self.vm_policy[vm]
@@ -364,8 +370,10 @@ class Dataset(object):
         return self.servers[policy['server']]
 
     def psession_name(self, psi):
-        rec = self.psessions[psi]
-        return '%s@%s' % (self.policies[rec[P_POLICY]]['name'], fmt_name_time(rec[P_CREATED]))
+        name = self._ps_names.get(psi)
+        if name is None:
+            name = self._ps_names[psi] = self.psession_name_of(self.psessions[psi])
+        return name
 
     def psession_name_of(self, rec):
         return '%s@%s' % (self.policies[rec[P_POLICY]]['name'], fmt_name_time(rec[P_CREATED]))

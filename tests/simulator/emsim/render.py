@@ -379,6 +379,8 @@ def document(node, as_json, camel=False):
     """Render a standalone resource Node as bytes."""
     if as_json:
         obj = node_to_json(node)
+        if node.is_list:
+            obj = {node.tag: obj}
         if camel:
             obj = convert_keys(obj, camel_key)
         return json.dumps(obj, ensure_ascii=False).encode('utf-8'), JSON_CT

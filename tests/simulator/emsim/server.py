@@ -122,7 +122,10 @@ class QueryEngine(object):
         self.cache = collections.OrderedDict()
         self.lock = threading.Lock()
         self._getters = {}
+        self._orders = {}
+        self._ranks = {}
         self._build_getters()
+        self.base_order('CdpReplicaTaskSession')  # paid at generation time, not by the first query
 
     def _build_getters(self):
         ds = self.ds
@@ -189,12 +192,38 @@ class QueryEngine(object):
         expr, nullable, env = self._getters[qtype][field]
         return eval(compile('lambda r: ' + expr, '<em-sort>', 'eval'), env), nullable  # pylint: disable=eval-used
 
-    def _tie(self, qtype):
-        if qtype == 'CdpReplicaTaskSession':
-            return lambda r: (r[3], r[0])
-        if qtype == 'CdpReplicaSession':
-            return lambda r: (r[2], r[0])
-        return lambda r: (r['name'].casefold(), r['guid'])
+    def base_order(self, qtype):
+        """Record indices sorted by (creation time, UID), extended in place for appended (newest) records."""
+        recs = self.records(qtype)
+        order = self._orders.get(qtype)
+        if order is None:
+            if qtype == 'CdpPolicy':
+                order = sorted(range(len(recs)), key=lambda idx: (recs[idx]['name'].casefold(), recs[idx]['guid']))
+            else:
+                col = 3 if qtype == 'CdpReplicaTaskSession' else 2
+                created = [rec[col] for rec in recs]
+                order = sorted(range(len(recs)), key=created.__getitem__)
+                # Equal creation times are rare: order those runs by UID.
+                sorted_created = [created[idx] for idx in order]
+                tie_starts = [pos for pos in range(1, len(order)) if sorted_created[pos] == sorted_created[pos - 1]]
+                for pos in tie_starts:
+                    start = pos - 1
+                    while start > 0 and sorted_created[start - 1] == sorted_created[pos]:
+                        start -= 1
+                    end = pos + 1
+                    while end < len(order) and sorted_created[end] == sorted_created[pos]:
+                        end += 1
+                    order[start:end] = sorted(order[start:end], key=lambda idx: recs[idx][0])
+            self._orders[qtype] = order
+            rank = [0] * len(order)
+            for pos, idx in zip(range(len(order)), order):
+                rank[idx] = pos
+            self._ranks[qtype] = rank
+        elif len(order) < len(recs):
+            new = range(len(order), len(recs))
+            self._ranks[qtype].extend(range(len(order), len(recs)))
+            order.extend(new)
+        return order
 
     def index(self, version, qtype, bound, filter_text, sort_field, descending, default_order):
         key = (version, qtype, filter_text, sort_field, descending, default_order)
@@ -209,25 +238,29 @@ class QueryEngine(object):
             if not recs:
                 result = []
             else:
+                order = self.base_order(qtype)
                 if bound is not None:
                     predicate = simfilters.compile_predicate(bound, self._getters[qtype])
+                    # Sequential scan (cache friendly), then back into (creation, UID) order by rank.
                     result = [idx for idx, rec in enumerate(recs) if predicate(rec)]
+                    result.sort(key=self._ranks[qtype].__getitem__)
                 else:
-                    result = list(range(len(recs)))
-                tie = self._tie(qtype)
-                if sort_field:
+                    result = list(order)
+                if sort_field in ('CreationTimeUTC',):
+                    if descending:
+                        result.reverse()
+                elif sort_field:
                     get, nullable = self.getter(qtype, sort_field)
                     if nullable:
                         def sort_key(idx):
                             value = get(recs[idx])
-                            return ((0, 0) if value is None else (1, value)), tie(recs[idx])
+                            return (0, 0) if value is None else (1, value)
                     else:
                         def sort_key(idx):
-                            return get(recs[idx]), tie(recs[idx])
+                            return get(recs[idx])
+                    # Stable sort over the (creation, UID) order: ties stay in that order.
                     result.sort(key=sort_key, reverse=descending)
-                elif default_order == 'creation':
-                    result.sort(key=lambda idx: tie(recs[idx]))
-                else:
+                elif default_order == 'uid':
                     # Stricter option: a stable but non-chronological order (by UID).
                     uid_key = (lambda idx: recs[idx][0]) if qtype != 'CdpPolicy' else (lambda idx: recs[idx]['guid'])
                     result.sort(key=uid_key)
@@ -276,6 +309,7 @@ class Simulator(object):
             self.engine = engine
             self.renderers = {}
             self.version += 1
+            self.now_arg = now
             self.data_params = {'seed': seed, 'vms': vms, 'days': days, 'interval_hours': interval_hours,
                                 'now': simdata.fmt_iso(dataset.now_us), 'profile': profile,
                                 'generation_seconds': round(time.monotonic() - started, 3)}
@@ -395,7 +429,7 @@ class Simulator(object):
                 raise ApiError(404, 'Resource not found: %s' % path)
             session = self.authenticate(req)
             if kind == 'logoff':
-                return self.logoff(req, session, path.rstrip('/').rsplit('/', 1)[-1])
+                return self.logoff(path.rstrip('/').rsplit('/', 1)[-1])
             if kind == 'query':
                 if req.method != 'GET':
                     raise ApiError(405, 'Method %s is not allowed for the query service' % req.method)
@@ -504,7 +538,7 @@ class Simulator(object):
             render.links_node(links), render.Node('UserName', value=session.user),
             render.Node('SessionId', value=session.session_id)])
 
-    def logoff(self, req, session, session_id):
+    def logoff(self, session_id):
         with self.lock:
             target = None
             for token, candidate in self.sessions.items():
@@ -514,7 +548,6 @@ class Simulator(object):
                 raise ApiError(404, 'Logon session %s was not found' % session_id)
             del self.sessions[target]
             self.counters['logoffs'] += 1
-        del session
         return Response(204)
 
     def list_sessions(self, req):
@@ -560,7 +593,7 @@ class Simulator(object):
         page = self._positive_int(seen, 'page', 'page', 1)
         cap = self.config['max_page_size']
         if cap is not None and page_size > cap:
-            raise ApiError(400, 'pageSize %d exceeds the maximum of %d' % (page_size, cap))
+            raise ApiError(400, 'pageSize %s exceeds the maximum of %s' % (page_size, cap))
         bound = None
         filter_text = seen.get('filter')
         sort_field = None
@@ -723,7 +756,8 @@ class Simulator(object):
             if route == ('POST', '/_sim/reset'):
                 args = dict(self.data_params)
                 args.pop('generation_seconds', None)
-                args['now'] = payload.get('now')
+                # Without "now", keep the one given at start (or use the current time again).
+                args['now'] = payload.get('now', self.now_arg)
                 for key in ('seed', 'vms', 'days', 'interval_hours', 'profile'):
                     if key in payload:
                         args[key] = payload[key]
@@ -788,7 +822,6 @@ class _Handler(BaseHTTPRequestHandler):
             body = b''
         req = Request(self.command, self.path, self.headers, body)
         resp = self.server.sim.handle(req)
-        self._last_status = resp.status
         if resp.reset:
             self._reset_connection()
             return
@@ -899,7 +932,7 @@ class SimServer(object):
         return os.path.join(self.tls_dir, 'ca.pem') if self.tls_dir else None
 
     def start(self):
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.2},
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05},
                                        name='em-simulator', daemon=True)
         self.thread.start()
         return self

@@ -23,7 +23,7 @@ def ensure_certificates(cert_dir):
     """Create ca.pem, server.pem and server.key in cert_dir unless all exist; returns their paths."""
     os.makedirs(cert_dir, exist_ok=True)
     paths = tuple(os.path.join(cert_dir, name) for name in (CA_FILE, CERT_FILE, KEY_FILE))
-    with open(os.path.join(cert_dir, '.lock'), 'w') as lock:
+    with open(os.path.join(cert_dir, '.lock'), 'w', encoding='ascii') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not all(os.path.exists(path) for path in paths):
             _generate(*paths)

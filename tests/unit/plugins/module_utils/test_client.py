@@ -1,0 +1,400 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""EmClient against the TLS simulator: logon/logoff, paging, retries, re-logon, stable paging, TLS, secrets."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import (
+    ApiError,
+    AuthError,
+    CommunicationError,
+    EmError,
+    IncompleteResultError,
+    SessionExpiredError,
+    TLSError,
+)
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, prepare_generic_query, run_query
+from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim import server as simserver
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import INTL_PASSWORD, INTL_USER, PASSWORD, USER
+
+PAGE = 7
+
+
+def client_for(sim, warnings=None, **overrides):
+    return EmClient(sim.config(**overrides), warn=(warnings.append if warnings is not None else None), backoff_base=0)
+
+
+def fetch(sim, params=None, warnings=None, **overrides):
+    """Run a CDP task-session query; returns (result, client stats)."""
+    query = {"page_size": PAGE}
+    query.update(params or {})
+    with client_for(sim, warnings, **overrides) as client:
+        result = run_query(client, prepare_cdp_query(query))
+        stats = dict(client.stats)
+    return result, stats
+
+
+def uids(result):
+    return [record["uid"] for record in result["sessions"]]
+
+
+def assert_no_open_session(sim):
+    assert sim.state()["open_sessions"] == 0
+
+
+def headers_named(request, name):
+    return [value for key, value in request["headers"] if key.lower() == name.lower()]
+
+
+@pytest.fixture
+def baseline(em_sim):
+    result, dummy = fetch(em_sim)
+    em_sim.requests.clear()
+    assert result["count"] == em_sim.state()["records"]["CdpReplicaTaskSession"] > 5 * PAGE
+    return result
+
+
+# -- logon and logoff ----------------------------------------------------------------------------
+
+
+def test_logon_query_logoff_round_trip(em_sim, baseline):
+    state = em_sim.state()
+    assert state["logons"] == state["logoffs"] == 1 and state["open_sessions"] == 0
+    assert baseline["total"] == baseline["count"] and not baseline["truncated"]
+    assert len(set(uids(baseline))) == baseline["count"]
+    created = [record["creation_time_utc"] for record in baseline["sessions"]]
+    assert created == sorted(created)
+
+
+def test_logon_header_is_read_case_insensitively(em_sim, monkeypatch):
+    monkeypatch.setattr(simserver, "SESSION_HEADER", "x-restsvcsessionid")
+    with client_for(em_sim) as client:
+        token = client.logon()
+        assert token and client.session_id == token
+        assert client.check(client.get("/api/querySvc", ""), "/api/querySvc").status_code == 200
+    assert_no_open_session(em_sim)
+
+
+def test_no_cookies_and_exactly_one_accept_type(em_sim):
+    result, dummy = fetch(em_sim)
+    assert result["count"] > PAGE
+    assert len(em_sim.requests) >= 4
+    for request in em_sim.requests:
+        assert headers_named(request, "Cookie") == []
+        accept = headers_named(request, "Accept")
+        assert accept == ["application/xml"], request
+    result, dummy = fetch(em_sim, {"response_format": "json"})
+    queries = em_sim.query_requests()
+    assert queries and all(headers_named(request, "Accept") == ["application/json"] for request in queries[-3:])
+
+
+def test_json_and_xml_give_identical_results(em_sim, baseline):
+    for case in ("pascal", "camel"):
+        em_sim.configure(json_case=case, json_bom=(case == "camel"))
+        result, dummy = fetch(em_sim, {"response_format": "json"})
+        assert result["sessions"] == baseline["sessions"]
+
+
+def test_basic_auth_with_non_ascii_password(em_sim):
+    with client_for(em_sim, username=INTL_USER, password=INTL_PASSWORD) as client:
+        client.logon()
+        assert client.user_name == INTL_USER
+    logon = [request for request in em_sim.requests if request["path"].startswith("/api/sessionMngr")][0]
+    scheme, encoded = headers_named(logon, "Authorization")[0].split(" ", 1)
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded).decode("utf-8") == "%s:%s" % (INTL_USER, INTL_PASSWORD)
+    assert headers_named(logon, "Content-Length") == ["0"]
+    assert "v=latest" in logon["query"]
+    assert_no_open_session(em_sim)
+
+
+def test_wrong_password_is_an_auth_error_with_guidance(em_sim):
+    wrong = "Wr0ng-pa55word!"
+    with pytest.raises(AuthError) as info:
+        with client_for(em_sim, password=wrong) as client:
+            client.logon()
+    message = info.value.message
+    assert info.value.status == 401
+    assert "password" in message and "DOMAIN\\user" in message and "user@domain" in message
+    assert wrong not in message and wrong not in repr(info.value.to_result())
+    state = em_sim.state()
+    assert state["failed_logons"] == 1 and state["open_sessions"] == 0
+    # A rejected logon is never retried.
+    assert len([request for request in em_sim.requests if request["path"].startswith("/api/sessionMngr")]) == 1
+
+
+def test_logon_404_names_both_ports(em_sim):
+    em_sim.faults({"on": "logon", "action": "status", "status": 404})
+    with pytest.raises(ApiError) as info:
+        with client_for(em_sim) as client:
+            client.logon()
+    assert "9398" in info.value.message and "9419" in info.value.message
+    assert info.value.status == 404
+    assert_no_open_session(em_sim)
+
+
+def test_logoff_after_exception_inside_the_block(em_sim):
+    with pytest.raises(RuntimeError):
+        with client_for(em_sim) as client:
+            client.ensure_session()
+            assert em_sim.state()["open_sessions"] == 1
+            raise RuntimeError("boom")
+    state = em_sim.state()
+    assert state["open_sessions"] == 0 and state["logoffs"] == 1
+
+
+def test_logoff_after_an_api_error_while_paging(em_sim):
+    em_sim.faults({"on": "query", "page": 2, "action": "status", "status": 400, "message": "Invalid filter"})
+    with pytest.raises(ApiError) as info:
+        fetch(em_sim)
+    assert info.value.status == 400 and "page 2" in info.value.message and "Invalid filter" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_caller_session_id_means_no_logon_and_no_logoff(em_sim, baseline):
+    with client_for(em_sim) as owner:
+        owner.release_on_close()
+        token = owner.logon()
+    before = em_sim.state()
+    assert before["open_sessions"] == 1
+    result, stats = fetch(em_sim, session_id=token, username=None, password=None)
+    assert result["sessions"] == baseline["sessions"]
+    assert stats["logons"] == 0 and stats["logoffs"] == 0
+    after = em_sim.state()
+    assert after["logons"] == before["logons"] and after["logoffs"] == before["logoffs"] and after["open_sessions"] == 1
+    assert all(headers_named(request, "X-RestSvcSessionId") == [token] for request in em_sim.query_requests())
+
+    em_sim.expire()
+    with pytest.raises(SessionExpiredError) as info:
+        fetch(em_sim, session_id=token, username=None, password=None)
+    assert info.value.status == 401 and "session module" in info.value.message
+    assert token not in info.value.message and token not in repr(info.value.to_result())
+    assert em_sim.state()["logons"] == before["logons"]
+
+
+# -- paging --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page_size", [1, 7, 1000])
+def test_workers_1_and_4_give_identical_ordered_results(em_sim, baseline, page_size):
+    one, dummy = fetch(em_sim, {"page_size": page_size}, workers=1)
+    four, dummy = fetch(em_sim, {"page_size": page_size}, workers=4)
+    assert one["sessions"] == four["sessions"] == baseline["sessions"]
+    expected_pages = 1 + -(-baseline["count"] // page_size)  # probe plus every page
+    assert one["pages"] == four["pages"] == expected_pages
+
+
+def test_descending_order_with_workers(em_sim, baseline):
+    result, dummy = fetch(em_sim, {"sort_order": "desc"}, workers=4)
+    assert uids(result) == list(reversed(uids(baseline)))
+
+
+def test_paging_requests_carry_sort_page_size_and_pin(em_sim, baseline):
+    fetch(em_sim)
+    queries = em_sim.query_requests()
+    probe, pages = queries[0], queries[1:]
+    assert "pageSize=1&" in probe["query"] and "sortDesc=CreationTimeUTC" in probe["query"]
+    assert all("sortAsc=CreationTimeUTC" in request["query"] and "pageSize=%d" % PAGE in request["query"] for request in pages)
+    assert all("CreationTimeUTC%3C%3D%22" in request["query"] for request in pages)
+    assert sorted(int(request["query"].rsplit("page=", 1)[1]) for request in pages) == list(range(1, len(pages) + 1))
+
+
+def test_max_records_truncates(em_sim, baseline):
+    result, dummy = fetch(em_sim, {"max_records": 5}, workers=4)
+    assert result["count"] == 5 and result["truncated"] is True
+    assert result["sessions"] == baseline["sessions"][:5]
+    result, dummy = fetch(em_sim, {"max_records": baseline["count"]})
+    assert result["count"] == baseline["count"] and result["truncated"] is False
+    assert_no_open_session(em_sim)
+
+
+def test_empty_result_costs_one_probe(em_sim):
+    result, stats = fetch(em_sim, {"vm_display_name": "no such vm"})
+    assert result["sessions"] == [] and result["count"] == 0 and result["total"] == 0
+    assert stats["query_requests"] == 1
+
+
+def test_generic_query_through_the_client(em_sim):
+    with client_for(em_sim, workers=4) as client:
+        result = run_query(client, prepare_generic_query({"type": "CdpReplicaSession", "page_size": 5, "sort_by": "CreationTimeUTC",
+                                                          "filters": {"State": ["Working", "Stopped"]}}))
+    assert result["count"] == result["total"] > 5
+    assert {record["state"] for record in result["records"]} <= {"Working", "Stopped"}
+    assert len({record["uid"] for record in result["records"]}) == result["count"]
+
+
+# -- retries and re-logon ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_retryable_status_is_retried(em_sim, baseline, status):
+    em_sim.faults({"on": "query", "page": 2, "action": "status", "status": status, "times": 2})
+    result, stats = fetch(em_sim, workers=4)
+    assert result["sessions"] == baseline["sessions"]
+    assert stats["retries"] == 2
+    assert em_sim.state()["faults_fired"] == 2
+
+
+def test_connection_reset_is_retried(em_sim, baseline):
+    em_sim.faults({"on": "query", "page": 3, "action": "reset", "times": 2})
+    result, stats = fetch(em_sim)
+    assert result["sessions"] == baseline["sessions"]
+    assert stats["retries"] == 2
+    assert_no_open_session(em_sim)
+
+
+def test_exhausted_retries_on_reset_name_the_page(em_sim):
+    em_sim.faults({"on": "query", "page": 2, "action": "reset", "times": -1})
+    with pytest.raises(CommunicationError) as info:
+        fetch(em_sim, retries=2)
+    assert "(page 2)" in info.value.message and "after 2 retries" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_exhausted_retries_on_status_name_the_page(em_sim, status):
+    em_sim.faults({"on": "query", "page": 3, "action": "status", "status": status, "times": -1})
+    with pytest.raises(CommunicationError) as info:
+        fetch(em_sim, retries=1, workers=4)
+    assert "(page 3)" in info.value.message and "HTTP %d" % status in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_session_expiry_mid_paging_logs_on_again(em_sim, baseline):
+    em_sim.faults({"on": "query", "page": 3, "action": "expire_session"})
+    result, stats = fetch(em_sim)
+    assert result["sessions"] == baseline["sessions"]
+    assert stats["relogons"] == 1 and stats["logons"] == 2
+    state = em_sim.state()
+    assert state["expired_sessions"] == 1 and state["open_sessions"] == 0
+
+
+def test_session_expiry_mid_paging_with_workers(em_sim, baseline):
+    em_sim.faults({"on": "query", "page": 2, "action": "expire_session"})
+    result, stats = fetch(em_sim, workers=4)
+    assert result["sessions"] == baseline["sessions"]
+    assert stats["relogons"] >= 1
+    assert_no_open_session(em_sim)
+
+
+def test_repeated_401_after_relogon_is_an_auth_error(em_sim):
+    em_sim.faults({"on": "query", "page": 2, "action": "status", "status": 401, "times": -1})
+    with pytest.raises(AuthError) as info:
+        fetch(em_sim)
+    assert "again right after a new logon" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+# -- stable paging -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sort_order", ["asc", "desc"])
+@pytest.mark.parametrize("workers", [1, 4])
+def test_insertions_between_pages_lose_and_duplicate_nothing(em_sim, baseline, sort_order, workers):
+    expected = uids(baseline) if sort_order == "asc" else list(reversed(uids(baseline)))
+    em_sim.configure(insert_between_pages=3)
+    result, dummy = fetch(em_sim, {"sort_order": sort_order}, workers=workers)
+    assert em_sim.state()["inserted_tasks"] >= 3 * len(em_sim.query_requests())
+    assert uids(result) == expected
+    assert_no_open_session(em_sim)
+
+
+def test_repeated_page_once_is_repaired(em_sim, baseline):
+    em_sim.faults({"on": "query", "page": 3, "action": "repeat_previous_page"})
+    result, dummy = fetch(em_sim)
+    assert result["sessions"] == baseline["sessions"]
+    assert len(set(uids(result))) == result["count"]
+
+
+def test_repeated_page_forever_is_an_incomplete_result(em_sim, baseline):
+    em_sim.faults({"on": "query", "page": 3, "action": "repeat_previous_page", "times": -1})
+    with pytest.raises(IncompleteResultError) as info:
+        fetch(em_sim, retries=2)
+    assert info.value.details["expected"] == baseline["count"]
+    assert info.value.details["received"] == baseline["count"] - PAGE
+    assert_no_open_session(em_sim)
+
+
+# -- TLS -----------------------------------------------------------------------------------------
+
+
+def test_default_verification_fails_against_the_self_signed_simulator(em_sim):
+    with pytest.raises(TLSError) as info:
+        fetch(em_sim, ca_path=None)
+    assert "ca_path" in info.value.message and "validate_certs" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_ca_path_verifies(em_sim, baseline):
+    result, dummy = fetch(em_sim, ca_path=em_sim.ca_file)
+    assert result["count"] == baseline["count"]
+
+
+def test_validate_certs_false_works_and_warns_once(em_sim, baseline, recwarn):
+    warnings = []
+    result, dummy = fetch(em_sim, warnings=warnings, ca_path=None, validate_certs=False)
+    assert result["sessions"] == baseline["sessions"]
+    assert len(warnings) == 1 and "validate_certs" in warnings[0]
+    assert not [warning for warning in recwarn if "Unverified HTTPS" in str(warning.message)]
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def _assert_secret_free(exc, *secrets):
+    texts = [str(exc), exc.message, repr(exc.to_result()), repr(exc.details)]
+    for secret in secrets:
+        for text in texts:
+            assert secret not in text
+
+
+def test_secrets_never_appear_in_errors(em_sim):
+    with client_for(em_sim) as owner:
+        owner.release_on_close()
+        token = owner.logon()
+        guid = owner._logon_guid  # pylint: disable=protected-access
+    leak = "token %s guid %s password %s" % (token, guid, PASSWORD)
+    failures = []
+
+    def capture(func):
+        try:
+            func()
+        except EmError as exc:
+            failures.append(exc)
+        else:
+            raise AssertionError("expected an EmError")
+
+    em_sim.faults({"on": "query", "action": "status", "status": 400, "message": leak})
+    capture(lambda: fetch(em_sim, session_id=token, username=None, password=None))
+    em_sim.faults({"on": "query", "action": "status", "status": 503, "message": leak, "times": -1})
+    capture(lambda: fetch(em_sim, retries=1))
+    capture(lambda: fetch(em_sim, session_id=token, username=None, password=None, retries=0))
+    em_sim.faults({"on": "logon", "action": "status", "status": 401, "message": leak})
+    capture(lambda: fetch(em_sim))
+    em_sim.faults({"on": "logon", "action": "status", "status": 500, "message": leak})
+    capture(lambda: fetch(em_sim, retries=0))
+    em_sim.faults()
+    capture(lambda: fetch(em_sim, ca_path=None))
+    em_sim.expire()
+    capture(lambda: fetch(em_sim, session_id=token, username=None, password=None))
+    assert [type(exc) for exc in failures] == [ApiError, CommunicationError, CommunicationError, AuthError, ApiError, TLSError,
+                                               SessionExpiredError]
+    for exc in failures:
+        _assert_secret_free(exc, PASSWORD, token, guid)
+    assert "********" in failures[0].message
+    assert_no_open_session(em_sim)
+
+
+def test_scrub_masks_every_known_secret(em_sim):
+    with client_for(em_sim, password="hunter2-pass") as client:
+        assert client.scrub("x hunter2-pass y") == "x ******** y"
+        assert client.scrub("abc") == "abc"
+    with pytest.raises(AuthError):
+        with client_for(em_sim, password="hunter2-pass") as client:
+            client.logon()
