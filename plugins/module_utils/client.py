@@ -120,6 +120,8 @@ class EmClient:
         self._secrets = set()
         self._add_secret(config.password)
         self._add_secret(config.session_id)
+        # EM tokens are base64(SessionId): the GUID opens the same session, so it is as secret as the token.
+        self._add_secret(_guid_from_token(config.session_id) if config.session_id else None)
         try:
             self.base_url, plain_http = build_base_url(config.host, config.port)
         except ValueError as exc:
@@ -370,9 +372,9 @@ class EmClient:
                                 status=401, method="GET", path=path)
             with self._lock:
                 if self._generation == generation:
+                    # Token and ownership stay as they are until logon() replaces them: paging threads that hit the
+                    # same 401 meanwhile must wait here, not see "no session" (second logon) or "not ours" (SessionExpiredError).
                     self._log("EM session expired%s; logging on again" % (" at page %d" % page if page else ""))
-                    self._token = None
-                    self._owns_session = False
                     self.stats["relogons"] += 1
                     self.logon()
             relogged = True

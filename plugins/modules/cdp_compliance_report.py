@@ -14,24 +14,25 @@ description:
   - Renders a report returned by M(veeam.enterprise_manager.cdp_compliance_info) (or the
     P(veeam.enterprise_manager.cdp_compliance#filter) filter) and writes it to files in O(dest) on the Ansible controller.
   - With O(reports), combines the reports of several Enterprise Manager servers into one, where an EM that could not be audited
-    is given as C({em_host, status: unreachable, error}) and makes the combined verdict at least C(incomplete).
+    is given as C({em_host, status, error}) with C(status=unreachable) and makes the combined verdict at least C(incomplete).
   - Files are written atomically (temporary file and rename), so a reader never sees half a report.
   - This is an action plugin; it never connects to the managed host and never contacts EM.
   - It belongs to the C(veeam.enterprise_manager.enterprise_manager) action group, so C(module_defaults) for that group also reach it.
     The connection options they set (O(host), O(port), O(username), O(password), O(session_id), O(validate_certs), O(ca_path),
     O(timeout), O(api_version), O(retries), O(workers)) are accepted and ignored.
 author:
-  - veeam.enterprise_manager contributors
+  - veeam.enterprise_manager contributors (!UNKNOWN)
 options:
   report:
     description:
       - One report, per EM or already combined, as returned in RV(veeam.enterprise_manager.cdp_compliance_info#module:report).
-      - A single unreachable entry C({em_host, status: unreachable, error}) is accepted too; it is written as a report with that EM unreachable.
+      - A single unreachable entry C({em_host, status, error}) with C(status=unreachable) is accepted too; it is written as a report
+        with that EM unreachable.
       - Exactly one of O(report) and O(reports) is required.
     type: dict
   reports:
     description:
-      - Per-EM reports and unreachable entries C({em_host, status: unreachable, error}) to combine into one report.
+      - Per-EM reports and unreachable entries C({em_host, status, error}) with C(status=unreachable) to combine into one report.
         A failed task result (with C(failed) and C(msg)) counts as an unreachable entry.
       - Combined reports cannot be combined again.
     type: list

@@ -5,7 +5,7 @@ import json
 import time
 import xml.etree.ElementTree as ET
 
-from conftest import NS
+from simtestlib import NS
 
 TASKS = '/api/query?type=CdpReplicaTaskSession&format=Entities'
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import SIM_DIR, Client
+from simtestlib import SIM_DIR, Client
 from emsim.server import SimServer
 
 SCRIPT = os.path.join(SIM_DIR, 'em_simulator.py')

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from conftest import NS
+from simtestlib import NS
 
 VM = 'fra-db-00006'   # a VM without anomalies in the realistic profile, seed 42
 BASE = '/api/query?type=CdpReplicaTaskSession&format=Entities&filter=VmDisplayName==%22' + VM + '%22'

@@ -273,7 +273,7 @@ def test_json_items_must_be_objects():
     with pytest.raises(DecodeError):
         decode_query_page(json.dumps({"Refs": {"Refs": [1, 2]}}).encode(), JSON, PLURAL)
     with pytest.raises(DecodeError):
-        decode_query_page(json.dumps({"Entities": {"X": "text"}, "PagingInfo": None}).encode(), JSON, PLURAL)
+        decode_query_page(json.dumps({"Entities": {"CdpReplicaTaskSessions": "text"}, "PagingInfo": None}).encode(), JSON, PLURAL)
 
 
 def test_xml_error_document_where_query_result_expected():

@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The option tables against their documentation, runtime metadata and validation messages."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.veeam.enterprise_manager.plugins.doc_fragments import connection as connection_fragment
+from ansible_collections.veeam.enterprise_manager.plugins.doc_fragments import query as query_fragment
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient, build_base_url
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import (
+    CONNECTION_OPTIONS,
+    INI_SECTION,
+    ConnectionConfig,
+    connection_argument_spec,
+)
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import (
+    CDP_FILTER_ARGUMENT_SPEC,
+    GENERIC_ARGUMENT_SPEC,
+    QUERY_ARGUMENT_SPEC,
+)
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.version import COLLECTION_VERSION
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+
+
+def options_of(text):
+    return yaml.safe_load(text)["options"]
+
+
+# -- doc fragments equal the tables --------------------------------------------------------------
+
+
+def test_connection_fragment_equals_the_table():
+    documented = options_of(connection_fragment.ModuleDocFragment.DOCUMENTATION)
+    assert list(documented) == list(CONNECTION_OPTIONS)
+    for name, option in CONNECTION_OPTIONS.items():
+        doc = documented[name]
+        assert doc["type"] == option["type"], name
+        assert doc.get("default") == option["default"], name
+        assert "E(%s)" % option["env"] in " ".join(doc["description"]), name
+        assert "required" not in doc, name
+
+
+def test_connection_plugin_fragment_equals_the_table():
+    documented = options_of(connection_fragment.ModuleDocFragment.PLUGINS)
+    assert list(documented) == list(CONNECTION_OPTIONS)
+    for name, option in CONNECTION_OPTIONS.items():
+        assert documented[name]["env"] == [{"name": option["env"]}], name
+        assert documented[name]["vars"] == [{"name": option["var"]}], name
+        assert documented[name]["ini"] == [{"section": INI_SECTION, "key": name}], name
+        assert option["env"] == "VEEAM_EM_" + name.upper() and option["var"] == "veeam_em_" + name
+
+
+def _spec_view(spec):
+    return {name: (entry.get("type", "str"), entry.get("default"), entry.get("choices"), bool(entry.get("required"))) for name, entry in spec.items()}
+
+
+@pytest.mark.parametrize("fragment, spec", [
+    ("DOCUMENTATION", QUERY_ARGUMENT_SPEC),
+    ("CDP_FILTERS", CDP_FILTER_ARGUMENT_SPEC),
+    ("GENERIC", GENERIC_ARGUMENT_SPEC),
+])
+def test_query_fragments_equal_the_argument_specs(fragment, spec):
+    documented = options_of(getattr(query_fragment.ModuleDocFragment, fragment))
+    assert _spec_view(documented) == _spec_view(spec)
+
+
+def test_action_group_lists_every_module():
+    with open(os.path.join(ROOT, "meta", "runtime.yml"), encoding="utf-8") as handle:
+        runtime = yaml.safe_load(handle)
+    modules = {os.path.splitext(os.path.basename(path))[0] for path in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))}
+    modules.discard("__init__")
+    assert modules
+    assert set(runtime["action_groups"]["enterprise_manager"]) == modules
+
+
+def test_collection_version_equals_galaxy_yml():
+    with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        galaxy = yaml.safe_load(handle)
+    assert COLLECTION_VERSION == galaxy["version"]
+
+
+# -- module argument spec ------------------------------------------------------------------------
+
+
+def test_connection_argument_spec():
+    spec = connection_argument_spec()
+    assert list(spec) == list(CONNECTION_OPTIONS)
+    for name, option in CONNECTION_OPTIONS.items():
+        assert spec[name]["type"] == option["type"]
+        assert spec[name]["fallback"][1] == [option["env"]]
+        assert spec[name].get("default") == option["default"]
+    assert spec["password"]["no_log"] is True and spec["session_id"]["no_log"] is True
+    assert spec["username"]["no_log"] is False and spec["host"]["no_log"] is False
+
+
+def test_connection_argument_spec_overrides_do_not_leak():
+    spec = connection_argument_spec({"session_id": {"no_log": False}})
+    assert spec["session_id"]["no_log"] is False
+    assert connection_argument_spec()["session_id"]["no_log"] is True
+
+
+# -- ConnectionConfig validation -----------------------------------------------------------------
+
+GOOD = {"host": "em.example.com", "username": "EMLAB\\auditor", "password": "pw"}
+
+
+def test_defaults():
+    config = ConnectionConfig.from_options(GOOD)
+    assert (config.port, config.timeout, config.retries, config.workers, config.api_version) == (9398, 30, 3, 4, "latest")
+    assert config.validate_certs is True and config.ca_path is None and config.session_id is None
+
+
+@pytest.mark.parametrize("changes, option", [
+    ({"host": None}, "host"),
+    ({"host": ""}, "host"),
+    ({"username": None}, "username"),
+    ({"password": ""}, "password"),
+    ({"port": 0}, "port"),
+    ({"port": 65536}, "port"),
+    ({"port": "abc"}, "port"),
+    ({"timeout": 0}, "timeout"),
+    ({"timeout": 3601}, "timeout"),
+    ({"retries": -1}, "retries"),
+    ({"retries": 11}, "retries"),
+    ({"workers": 0}, "workers"),
+    ({"workers": 17}, "workers"),
+    ({"workers": [4]}, "workers"),
+    ({"api_version": "  "}, "api_version"),
+])
+def test_validation_names_the_option(changes, option):
+    options = dict(GOOD)
+    options.update(changes)
+    with pytest.raises(InvalidInputError) as info:
+        ConnectionConfig.from_options(options)
+    assert info.value.option == option
+    assert "'%s'" % option in info.value.message
+
+
+def test_session_id_replaces_credentials():
+    config = ConnectionConfig.from_options({"host": "em", "session_id": "abc"})
+    assert config.session_id == "abc" and config.username is None
+    assert ConnectionConfig.from_options({"host": "em"}, require_credentials=False).username is None
+
+
+def test_numeric_strings_and_blank_ca_path():
+    config = ConnectionConfig.from_options(dict(GOOD, port="9399", workers="16", retries="0", ca_path="  "))
+    assert (config.port, config.workers, config.retries, config.ca_path) == (9399, 16, 0, None)
+
+
+@pytest.mark.parametrize("host, port, expected", [
+    ("em.example.com", 9398, ("https://em.example.com:9398", False)),
+    (" em.example.com ", 9400, ("https://em.example.com:9400", False)),
+    ("https://em.example.com:9500/api/", 9398, ("https://em.example.com:9500", False)),
+    ("https://em.example.com/prefix", 9398, ("https://em.example.com:9398/prefix", False)),
+    ("http://127.0.0.1:8080", 9398, ("http://127.0.0.1:8080", True)),
+    ("::1", 9398, ("https://[::1]:9398", False)),
+    ("[fe80::1]", 9398, ("https://[fe80::1]:9398", False)),
+])
+def test_build_base_url(host, port, expected):
+    assert build_base_url(host, port) == expected
+
+
+@pytest.mark.parametrize("host", ["ftp://em.example.com", "em.example.com/path", "user@em", "https://", "https://em:99999", "em example"])
+def test_bad_host_is_invalid_input(host):
+    with pytest.raises(InvalidInputError) as info:
+        EmClient(ConnectionConfig.from_options(dict(GOOD, host=host)))
+    assert info.value.option == "host"
+
+
+def test_plain_http_warns():
+    warnings = []
+    client = EmClient(ConnectionConfig.from_options(dict(GOOD, host="http://127.0.0.1:1")), warn=warnings.append)
+    client.close()
+    assert len(warnings) == 1 and "plain http" in warnings[0]
