@@ -70,7 +70,14 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        try:
+            result.update(self._write())
+        except AnsibleActionFail as exc:
+            # Returned rather than raised, so that failed_when and rescue see a normal failed result.
+            result.update(failed=True, msg=to_text(exc.message))
+        return result
 
+    def _write(self):
         validation, new_args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC,
             mutually_exclusive=[["report", "reports"]],
@@ -94,7 +101,7 @@ class ActionModule(ActionBase):
             except (OSError, ValueError) as exc:
                 raise AnsibleActionFail("Cannot write the reports to %s: %s" % (dest, to_text(exc))) from exc
 
-        result.update({
+        result = {
             "changed": True,
             "files": files,
             "dest": dest,
@@ -104,7 +111,7 @@ class ActionModule(ActionBase):
             "em_host": report.get("em_host"),
             "summary": report.get("summary"),
             "data": report.get("data"),
-        })
+        }
         if report.get("kind") == COMBINED_KIND:
             result["ems"] = [{key: em.get(key) for key in ("em_host", "status", "verdict", "error")} for em in report.get("ems") or ()]
         return result

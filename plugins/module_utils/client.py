@@ -485,8 +485,7 @@ class QueryIterator:
         attempts = self.client.config.retries + 1
         while True:
             self.passes += 1
-            for record in self._one_pass(filter_expression):
-                yield record
+            yield from self._one_pass(filter_expression)
             if self.total is None or len(self._seen) >= self.total or not self._seen:
                 break
             if self.passes >= attempts:
@@ -508,8 +507,7 @@ class QueryIterator:
             page_no = 1
             while True:
                 page = client.fetch_page(spec, filter_expression, page_no)
-                for record in self._new_records(page):
-                    yield record
+                yield from self._new_records(page)
                 if len(page.items) < page_size or (page.pages_count is not None and page_no >= page.pages_count):
                     return
                 page_no += 1
@@ -531,8 +529,7 @@ class QueryIterator:
                 if full and page_no == last_page and page.pages_count is not None and page.pages_count > last_page:
                     # The snapshot grew (late-arriving sessions): follow the new tail.
                     last_page = page.pages_count
-                for record in self._new_records(page):
-                    yield record
+                yield from self._new_records(page)
                 if full and page_no == last_page and page.pages_count is None:
                     last_page += 1
                 page_no += 1

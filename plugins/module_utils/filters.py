@@ -108,7 +108,8 @@ def generic_filters(filters, now):
     if filters is None:
         return ""
     if not isinstance(filters, dict):
-        raise InvalidInputError("filters", "must be a dictionary of field names to values.", "For example {VmDisplayName: web01, State: [InProgress, Pending]}.")
+        raise InvalidInputError("filters", "must be a dictionary of field names to values.",
+                                "For example {VmDisplayName: web01, State: [InProgress, Pending]}.")
     terms = []
     for field, spec in filters.items():
         field = str(field)

@@ -34,9 +34,14 @@ class EmLookupBase(LookupBase):
                 found[name] = self._templar.template(variables[name])
         return found
 
+    @property
+    def _plugin_name(self):
+        # ansible-core 2.19 sets _load_name to the Python module path; ansible_name is the FQCN.
+        return getattr(self, "ansible_name", None) or self._load_name
+
     def run(self, terms, variables=None, **kwargs):
         if terms:
-            raise AnsibleLookupError("%s takes no positional terms; pass everything as keyword options (for example filter='...')." % self._load_name)
+            raise AnsibleLookupError("%s takes no positional terms; pass everything as keyword options (for example filter='...')." % self._plugin_name)
         self.set_options(var_options=self._connection_variables(variables), direct=kwargs)
         connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
         params = {name: self.get_option(name) for name in self.QUERY_OPTIONS}
@@ -45,11 +50,11 @@ class EmLookupBase(LookupBase):
             prepared = self.prepare(params)
             config = ConnectionConfig.from_options(connection)
             with EmClient(config, warn=display.warning, log=display.vvv) as client:
-                display.vvv("%s: querying %s at %s" % (self._load_name, prepared.spec.query_type, client.base_url))
+                display.vvv("%s: querying %s at %s" % (self._plugin_name, prepared.spec.query_type, client.base_url))
                 result = run_query(client, prepared)
         except EmError as exc:
-            raise AnsibleLookupError("%s: %s" % (self._load_name, exc.message))
-        display.vvv("%s: %d records in %d query requests" % (self._load_name, result["count"], result["pages"]))
+            raise AnsibleLookupError("%s: %s" % (self._plugin_name, exc.message))
+        display.vvv("%s: %d records in %d query requests" % (self._plugin_name, result["count"], result["pages"]))
         if result["truncated"]:
             display.warning(truncation_warning(result, prepared.max_records))
         records = result[prepared.record_key]

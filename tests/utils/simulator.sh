@@ -144,7 +144,7 @@ start() {
             stop
             exit 1
         fi
-        port="$(cat "$state_dir/port" 2>/dev/null | tr -dc "0-9" || true)"
+        port="$(tr -dc "0-9" 2>/dev/null <"$state_dir/port" || true)"
         if [ -n "$port" ] && ca_file="$(find_ca_file)"; then
             if last_error="$(api_answers "https://127.0.0.1:$port/api/" "$ca_file" 2>&1)"; then
                 break

@@ -93,8 +93,10 @@ def em_cert_dir(tmp_path_factory):
 
 @pytest.fixture
 def em_sim(em_cert_dir):
-    server = SimServer(port=0, tls_dir=em_cert_dir, seed=7, vms=6, days=6, interval_hours=8, now=FIXED_NOW,
+    server = SimServer(port=0, tls_dir=em_cert_dir, seed=7, vms=5, days=3, interval_hours=8, now=FIXED_NOW,
                        users=[(USER, PASSWORD), (INTL_USER, INTL_PASSWORD)])
+    # Headers and body go out in two writes: without TCP_NODELAY every response waits for a delayed ACK (~40 ms).
+    server.httpd.RequestHandlerClass = type("NoDelayHandler", (server.httpd.RequestHandlerClass,), {"disable_nagle_algorithm": True})
     server.start()
     try:
         yield Sim(server)

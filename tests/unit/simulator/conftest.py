@@ -1,9 +1,15 @@
 """Fixtures for the EM simulator tests: in-process servers on 127.0.0.1:0 and a tiny HTTP client."""
 
+import os
+import sys
+
 import pytest
 
-from simtestlib import FIXED_NOW, Client  # also puts tests/simulator on sys.path
-from emsim.server import SimServer  # pylint: disable=wrong-import-order
+# ansible-test imports test modules by package path; make this directory importable as well.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from simtestlib import FIXED_NOW, Client  # noqa: E402 pylint: disable=wrong-import-position  # also puts tests/simulator on sys.path
+from emsim.server import SimServer  # noqa: E402 pylint: disable=wrong-import-order,wrong-import-position
 
 
 @pytest.fixture

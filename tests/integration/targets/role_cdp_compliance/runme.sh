@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The cdp_compliance role and the cdp_audit playbook against simulator scenarios whose expected
-# outcome comes from the simulator's /_sim/truth. "$@" carries -e @integration_config.yml.
+# outcome comes from the simulator's /_sim/truth. The simulator's address is in integration_config.yml,
+# which ansible-test copies to tests/integration/ (two levels up).
 set -eux
+
+config="$(cd ../.. && pwd)/integration_config.yml"
+[ -f "$config" ] || { echo "missing $config: run through make integration" >&2; exit 1; }
+set -- -e "@$config" "$@"
 
 python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
 work="${OUTPUT_DIR:?}/role_cdp_compliance"
@@ -34,7 +39,7 @@ grep -E '^em_up +: .*failed=0' "$work/two-ems.log"
 ansible-playbook sim_data.yml -e sim_action=env -e "sim_state_file=$work/env.sh" "$@"
 # shellcheck disable=SC1091
 (. "$work/env.sh" && ANSIBLE_SHOW_CUSTOM_STATS=true ansible-playbook veeam.enterprise_manager.cdp_audit \
-    -e "cdp_compliance_report_dir=$work/fallback" -e cdp_compliance_report_basename=fallback "$@" >"$work/fallback.log" 2>&1) \
+    -e "cdp_compliance_report_dir=$work/fallback" -e cdp_compliance_report_basename=fallback -e cdp_compliance_fail_on_violation=false "$@" >"$work/fallback.log" 2>&1) \
     || { cat "$work/fallback.log"; exit 1; }
 cat "$work/fallback.log"
 grep -E '^localhost +: .*failed=0' "$work/fallback.log"

@@ -413,10 +413,10 @@ JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(
         st.sampled_from(["Entities", "entities", "Refs", "PagingInfo", "pagingInfo", "PagesCount", "pagescount", "PageNum", "PageSize",
                          "CdpReplicaTaskSessions", "UID", "Links", "Message"]) | st.text(max_size=8), children, max_size=5),
-    max_leaves=25)
+    max_leaves=15)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(JSON_VALUES, st.sampled_from([JSON, None]), st.booleans())
 def test_arbitrary_json_documents_raise_only_em_errors(document, content_type, bom):
     body = (b"\xef\xbb\xbf" if bom else b"") + json.dumps(document).encode("utf-8")

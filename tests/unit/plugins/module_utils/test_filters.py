@@ -311,13 +311,13 @@ def test_hostile_value_in_generic_filters(value):
         cmp("FailureMessage", "!=", value)))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text())
 def test_any_text_round_trips_through_the_simulators_parser(value):
     assert parse_filter(cdp_filter(vm_display_name=value)) == cmp("VmDisplayName", "==", value)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(), min_size=2, max_size=5), st.text())
 def test_any_text_lists_round_trip(values, reason):
     expression = cdp_filter(vm_display_name=values, reason=reason)

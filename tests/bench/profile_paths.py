@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where the time and memory of the fetch path go, stage by stage, in one process.
+
+Used by run_bench.py (``stage_profile``). Each stage runs single-threaded on the same data,
+timed with perf_counter (no profiler overhead); tracemalloc measures what each stage keeps.
+cProfile tables of normalisation and of the compliance engine go to bench/results/.
+"""
+
+from __future__ import annotations
+
+import base64
+import cProfile
+import concurrent.futures
+import io
+import json
+import pstats
+import sys
+import time
+import tracemalloc
+
+import bench_lib as bl
+
+
+def _timed(func, *args):
+    started = time.perf_counter()
+    value = func(*args)
+    return value, time.perf_counter() - started
+
+
+def fetch_bodies(sim, spec_filter, pages, page_size, workers):
+    """GET the pages with a plain keep-alive requests.Session (no decoding); returns bodies and seconds."""
+    import requests
+    session = requests.Session()
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment would override verify
+    session.verify = sim.ca_path
+    response = session.post(sim.url + "/api/sessionMngr/?v=latest", auth=(bl.USERNAME, bl.PASSWORD), timeout=60)
+    token = response.headers["X-RestSvcSessionId"]
+    headers = {"X-RestSvcSessionId": token, "Accept": "application/xml"}
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=workers + 1)
+    session.mount("https://", adapter)
+
+    def get(page):
+        url = "%s/api/query?type=CdpReplicaTaskSession&format=Entities&sortAsc=CreationTimeUTC&pageSize=%d&page=%d&filter=%s" % (
+            sim.url, page_size, page, requests.utils.quote(spec_filter, safe=""))
+        reply = session.get(url, headers=headers, timeout=120)
+        reply.raise_for_status()
+        return reply.content
+
+    cpu_before = sim.cpu_seconds()
+    started = time.perf_counter()
+    if workers > 1:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            bodies = list(pool.map(get, range(1, pages + 1)))
+    else:
+        bodies = [get(page) for page in range(1, pages + 1)]
+    elapsed = time.perf_counter() - started
+    sim_cpu = sim.cpu_seconds() - cpu_before
+    # The simulator's token is the base64 of the logon session id, as EM's is.
+    session.delete(sim.url + "/api/logonSessions/" + base64.b64decode(token).decode("ascii"), headers=headers, timeout=60)
+    session.close()
+    return bodies, elapsed, sim_cpu
+
+
+def stage_profile(sim, window, expected, results_dir):
+    """Time HTTP, decode, normalise, dedupe, Ansible's remove_values and JSON encoding, and controller-side decoding."""
+    sys.path.insert(0, bl.BUILD_COLLECTIONS)
+    # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.common import json as ansible_json
+    from ansible.module_utils.common.parameters import remove_values
+    from ansible_collections.veeam.enterprise_manager.plugins.module_utils.decode import decode_query_page
+    from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records import normalise_task_session
+    filter_text = 'CreationTimeUTC>="%s";CreationTimeUTC<="%s"' % window
+    pages = -(-expected // 1000)
+    out = {"records": expected, "pages": pages}
+    bodies, out["http_sequential_s"], out["sim_cpu_sequential_s"] = fetch_bodies(sim, filter_text, pages, 1000, 1)
+    _bodies, out["http_4_workers_s"], out["sim_cpu_4_workers_s"] = fetch_bodies(sim, filter_text, pages, 1000, 4)
+    out["body_mb"] = round(sum(len(body) for body in bodies) / 2.0 ** 20, 1)
+
+    tracemalloc.start()
+    decoded, out["decode_s"] = _timed(lambda: [decode_query_page(body, "application/xml; charset=utf-8") for body in bodies])
+    raw_items = [item for page in decoded for item in page.items]
+    out["decode_kept_mb"] = round(tracemalloc.get_traced_memory()[0] / 2.0 ** 20, 1)
+    tracemalloc.reset_peak()
+    records, out["normalise_s"] = _timed(lambda: [normalise_task_session(item) for item in raw_items])
+    current, peak = tracemalloc.get_traced_memory()
+    out["normalised_records_mb"] = round((current / 2.0 ** 20) - out["decode_kept_mb"], 1)
+    tracemalloc.stop()
+    del decoded, raw_items
+
+    def dedupe():
+        seen = set()
+        for record in records:
+            uid = record["uid"]
+            if uid not in seen:
+                seen.add(uid)
+    _dummy, out["dedupe_s"] = _timed(dedupe)
+    result = {"changed": False, "sessions": records, "count": len(records), "truncated": False, "filter": filter_text, "pages": pages + 1}
+    cleaned, out["ansible_remove_values_s"] = _timed(remove_values, result, {bl.PASSWORD})
+    encoder = ansible_json.get_module_encoder("legacy", ansible_json.Direction.MODULE_TO_CONTROLLER)
+    text, out["ansible_module_json_encode_s"] = _timed(json.dumps, cleaned, encoder)
+    _dummy, out["plain_json_encode_s"] = _timed(json.dumps, cleaned)
+    out["module_output_mb"] = round(len(text) / 2.0 ** 20, 1)
+    without_links = dict(result, sessions=[{key: value for key, value in record.items() if key != "links"} for record in records])
+    cleaned_nl, out["ansible_remove_values_without_links_s"] = _timed(remove_values, without_links, {bl.PASSWORD})
+    text_nl, out["ansible_module_json_encode_without_links_s"] = _timed(json.dumps, cleaned_nl, encoder)
+    out["module_output_without_links_mb"] = round(len(text_nl) / 2.0 ** 20, 1)
+    decoder = ansible_json.get_module_decoder("legacy", ansible_json.Direction.MODULE_TO_CONTROLLER)
+    _dummy, out["controller_json_decode_s"] = _timed(json.loads, text, decoder)
+    del cleaned, text, cleaned_nl, text_nl, without_links
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for item in [item for page in [decode_query_page(body, "application/xml") for body in bodies[:10]] for item in page.items]:
+        normalise_task_session(item)
+    profiler.disable()
+    write_profile(profiler, bl.os.path.join(results_dir, "profile-decode-normalise.txt"))
+    return {key: round(value, 3) if isinstance(value, float) else value for key, value in out.items()}
+
+
+def write_profile(profiler, path):
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    stats.sort_stats("tottime").print_stats(30)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(stream.getvalue())

@@ -1,0 +1,363 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmarks of the collection against the TLS EM simulator (``make bench``).
+
+Starts one simulator on loopback (2,000 VMs, 30 days, a task session every 1.44 h per VM:
+1,001,407 task sessions), runs every benchmark, stops the simulator and every playbook it
+started (also on failure or SIGTERM), writes the raw per-run numbers to bench/results/ and
+prints one JSON object with the medians as the LAST line of stdout. Progress goes to stderr.
+See docs/performance.md for what each figure measures.
+
+Options: --runs N (runs per figure, default 3), --audit-runs N (default 2),
+--skip-audit, --skip-profile, --quick (1 run each, no profile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+import bench_lib as bl
+
+# The module_utils as the playbooks see them (the synced build tree), for the in-process figures.
+sys.path.insert(0, bl.BUILD_COLLECTIONS)
+
+SIM_ARGS = ["--seed", "42", "--vms", "2000", "--days", "30", "--interval-hours", "1.44", "--now", "2026-11-01T00:00:00Z",
+            "--profile", "realistic", "--idle-timeout", "3600"]
+DATA_NOW = "2026-11-01T00:00:00Z"
+AUDIT_WINDOW = ("2026-10-02T00:00:00Z", DATA_NOW)
+PAGE_DELAY_MS = 100
+DEFAULT_WORKERS = 4
+
+
+def _terminate(signum, _frame):
+    # Turn SIGTERM into an exception so every finally block (simulator, playbooks) runs.
+    raise SystemExit(128 + signum)
+
+
+def machine_info():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            memory_kb = int(handle.readline().split()[1])
+    except OSError:
+        memory_kb = 0
+    return {"nproc": os.cpu_count(), "cpu_model": model, "memory_gb": round(memory_kb / 2.0 ** 20, 1),
+            "python": platform.python_version(), "load_average_at_start": list(os.getloadavg()),
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def data_set_facts():
+    """Exact windows of 100,000 and 10,000 sessions and the audit count, from the simulator's deterministic data."""
+    dataset = bl.simdata.Dataset(seed=42, vms=2000, days=30, interval_hours=1.44, now=DATA_NOW, profile="realistic")
+    times = sorted(record[bl.simdata.T_CREATED] for record in dataset.tasks)
+    window_100k = bl.find_exact_window(times, 100000)
+    window_10k = bl.find_exact_window(times, 10000)
+    start_us = bl.simdata.parse_iso_us(AUDIT_WINDOW[0])
+    end_us = bl.simdata.parse_iso_us(AUDIT_WINDOW[1])
+    vms_100k = len({record[bl.simdata.T_VM] for record in dataset.tasks
+                    if bl.simdata.parse_iso_us(window_100k[0]) <= record[bl.simdata.T_CREATED] <= bl.simdata.parse_iso_us(window_100k[1])})
+    return {"tasks_total": len(dataset.tasks), "window_100k": window_100k, "window_10k": window_10k, "vms_in_100k": vms_100k,
+            "audit_sessions": bl.audit_overlap_count(dataset, start_us, end_us)}
+
+
+class Bench:
+    def __init__(self, sim, facts, options, scratch):
+        self.sim = sim
+        self.facts = facts
+        self.options = options
+        self.scratch = scratch
+        self.raw = {}
+        self.env = bl.connection_env(sim)
+        self.env.update({"ANSIBLE_CALLBACKS_ENABLED": "bench_timer", "BENCH_TIMER_LOG": os.path.join(scratch, "timer.log"),
+                         "BENCH_RSS_LOG": os.path.join(scratch, "rss.log"), "BENCH_REAL_PYTHON": sys.executable})
+        self.wrapper = bl.write_wrapper_interpreter(scratch)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _last_lines(self, name, count=None):
+        path = os.path.join(self.scratch, name)
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as handle:
+            lines = [json.loads(line) for line in handle if line.strip()]
+        os.unlink(path)
+        return lines if count is None else lines[-count:]
+
+    def play(self, playbook, extra_vars, measure_module=False):
+        env = dict(self.env)
+        if measure_module:
+            env["ANSIBLE_PYTHON_INTERPRETER"] = self.wrapper
+        wall, tree_rss, _output = bl.run_playbook(playbook, extra_vars, env)
+        run = {"wall_s": round(wall, 3), "tree_peak_rss_mb": round(tree_rss, 1)}
+        timers = self._last_lines("timer.log")
+        if timers:
+            run["tasks"] = _task_durations(timers[-1])
+        modules = self._last_lines("rss.log")
+        if modules:
+            biggest = max(modules, key=lambda entry: entry["maxrss_kb"])
+            run["module_peak_rss_mb"] = round(biggest["maxrss_kb"] / 1024.0, 1)
+            run["module_wall_s"] = max(entry["wall_s"] for entry in modules)
+            run["modules"] = modules
+        return run
+
+    def direct_client(self, workers=DEFAULT_WORKERS):
+        # pylint: disable=import-outside-toplevel
+        from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
+        from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import ConnectionConfig
+        config = ConnectionConfig(host=self.sim.url, port=self.sim.port, username=bl.USERNAME, password=bl.PASSWORD,
+                                  ca_path=self.sim.ca_path, workers=workers)
+        return EmClient(config)
+
+    def direct_query(self, window, workers=DEFAULT_WORKERS):
+        """The module's query code in this process: (seconds, result)."""
+        # pylint: disable=import-outside-toplevel
+        from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, run_query
+        started = time.perf_counter()
+        with self.direct_client(workers) as client:
+            prepared = prepare_cdp_query({"created_after": window[0], "created_before": window[1]})
+            result = run_query(client, prepared)
+        return time.perf_counter() - started, result
+
+    # -- benchmarks ------------------------------------------------------------------------------
+
+    def warm_up(self):
+        """Let the simulator build its per-filter indexes once, so no timed run pays for them."""
+        for key in ("window_100k", "window_10k"):
+            seconds, result = self.direct_query(self.facts[key])
+            bl.log("warm-up %s: %d sessions in %.1f s" % (key, result["count"], seconds))
+        for page_size in (100, 1000):
+            playbook_vars = self._uri_vars(page_size)
+            playbook_vars["bench_expected"] = 10000
+            bl.run_playbook("baseline_uri.yml", playbook_vars, self.env)
+
+    def simulator_check(self):
+        import profile_paths  # pylint: disable=import-outside-toplevel
+        filter_text = 'CreationTimeUTC>="%s";CreationTimeUTC<="%s"' % tuple(self.facts["window_100k"])
+        runs = []
+        for _run in range(self.options.runs):
+            _bodies, seconds, sim_cpu = profile_paths.fetch_bodies(self.sim, filter_text, 100, 1000, DEFAULT_WORKERS)
+            runs.append({"plain_client_4_workers_s": round(seconds, 3), "simulator_cpu_s": round(sim_cpu, 3)})
+        self.raw["simulator_check"] = runs
+        return {"sim_plain_client_100k_s": bl.median([run["plain_client_4_workers_s"] for run in runs]),
+                "sim_cpu_100k_s": bl.median([run["simulator_cpu_s"] for run in runs])}
+
+    def fetch_100k(self):
+        window = self.facts["window_100k"]
+        runs = []
+        for number in range(self.options.runs):
+            run = self.play("fetch.yml", {"bench_created_after": window[0], "bench_created_before": window[1], "bench_expected": 100000},
+                            measure_module=True)
+            bl.log("fetch 100k run %d: %.1f s, module %.1f s / %.0f MB, tree %.0f MB" % (
+                number + 1, run["wall_s"], run.get("module_wall_s", -1), run.get("module_peak_rss_mb", -1), run["tree_peak_rss_mb"]))
+            runs.append(run)
+        self.raw["fetch_100k"] = runs
+        return {
+            "fetch_100k_wall_s": bl.median([run["wall_s"] for run in runs]),
+            "fetch_100k_peak_rss_mb": bl.median([run["module_peak_rss_mb"] for run in runs]),
+            "fetch_100k_module_process_s": bl.median([run["module_wall_s"] for run in runs]),
+            "fetch_100k_controller_tree_peak_rss_mb": bl.median([run["tree_peak_rss_mb"] for run in runs]),
+            "fetch_100k_task_s": bl.median([run["tasks"][0]["seconds"] for run in runs]),
+        }
+
+    def _uri_vars(self, page_size):
+        window = self.facts["window_10k"]
+        return {"bench_created_after": window[0], "bench_created_before": window[1], "bench_page_size": page_size}
+
+    def compare_10k(self):
+        window = self.facts["window_10k"]
+        rounds = []
+        for number in range(self.options.runs):
+            entry = {}
+            for name, playbook, playbook_vars in (
+                    ("baseline_100", "baseline_uri.yml", self._uri_vars(100)),
+                    ("module", "fetch.yml", {"bench_created_after": window[0], "bench_created_before": window[1]}),
+                    ("baseline_1000", "baseline_uri.yml", self._uri_vars(1000))):
+                playbook_vars["bench_expected"] = 10000
+                entry[name] = self.play(playbook, playbook_vars)
+            bl.log("10k round %d: uri/100 %.1f s, module %.1f s, uri/1000 %.1f s" % (
+                number + 1, entry["baseline_100"]["wall_s"], entry["module"]["wall_s"], entry["baseline_1000"]["wall_s"]))
+            rounds.append(entry)
+        self.raw["compare_10k"] = rounds
+        baseline = bl.median([entry["baseline_100"]["wall_s"] for entry in rounds])
+        module = bl.median([entry["module"]["wall_s"] for entry in rounds])
+        equal = bl.median([entry["baseline_1000"]["wall_s"] for entry in rounds])
+        return {"baseline_10k_wall_s": baseline, "module_10k_wall_s": module, "baseline_equal_10k_wall_s": equal,
+                "baseline_ratio_10k": round(baseline / module, 2), "baseline_equal_ratio_10k": round(equal / module, 2)}
+
+    def latency(self):
+        """The module's query code with 100 ms added to every page, against ceil(pages / workers) x 100 ms."""
+        results = {}
+        runs = []
+        try:
+            for key, label in (("window_100k", "100k"), ("window_10k", "10k")):
+                for number in range(self.options.runs):
+                    self.sim.set_page_delay(0)
+                    no_delay, _result = self.direct_query(self.facts[key])
+                    self.sim.set_page_delay(PAGE_DELAY_MS)
+                    seconds, result = self.direct_query(self.facts[key])
+                    floor = math.ceil(result["pages"] / float(DEFAULT_WORKERS)) * PAGE_DELAY_MS / 1000.0
+                    runs.append({"set": label, "run": number + 1, "seconds": round(seconds, 3), "no_delay_seconds": round(no_delay, 3),
+                                 "pages": result["pages"], "floor_s": floor, "ratio": round(seconds / floor, 3)})
+                    bl.log("latency %s run %d: %.2f s (no delay %.2f s), floor %.1f s" % (label, number + 1, seconds, no_delay, floor))
+                subset = [run for run in runs if run["set"] == label]
+                results["latency_%s_s" % label] = bl.median([run["seconds"] for run in subset])
+                results["latency_%s_no_delay_s" % label] = bl.median([run["no_delay_seconds"] for run in subset])
+                results["latency_floor_%s_s" % label] = subset[0]["floor_s"]
+                results["latency_floor_ratio_%s" % label] = bl.median([run["ratio"] for run in subset])
+        finally:
+            self.sim.set_page_delay(0)
+        self.raw["latency"] = runs
+        results["latency_floor_ratio"] = results["latency_floor_ratio_100k"]
+        return results
+
+    def engine_100k(self):
+        # pylint: disable=import-outside-toplevel
+        import cProfile
+        from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import ComplianceEvaluator
+        window = self.facts["window_100k"]
+        _seconds, result = self.direct_query(window)
+        sessions = result["sessions"]
+        vms = len({session["vm_display_name"] for session in sessions})
+        runs = []
+        for number in range(max(self.options.runs, 3)):
+            profiler = cProfile.Profile() if number == 0 and not self.options.skip_profile else None
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            evaluator = ComplianceEvaluator(now=window[1], window={"start": window[0], "end": window[1]})
+            for session in sessions:
+                evaluator.add_session(session)
+            report = evaluator.finish()
+            if profiler:
+                profiler.disable()
+                import profile_paths
+                profile_paths.write_profile(profiler, os.path.join(bl.RESULTS_DIR, "profile-engine-100k.txt"))
+                continue
+            runs.append(round(time.perf_counter() - started, 3))
+        self.raw["engine_100k"] = {"runs_s": runs, "sessions": len(sessions), "vms": vms, "verdict": report["verdict"]}
+        return {"engine_100k_s": bl.median(runs), "engine_100k_vms": vms}
+
+    def audit_1m(self):
+        role = os.path.exists(os.path.join(bl.REPO, "roles", "cdp_compliance", "tasks", "main.yml"))
+        runs = []
+        for number in range(self.options.audit_runs):
+            report_dir = os.path.join(self.scratch, "reports-%d" % number)
+            playbook_vars = {"bench_window_start": AUDIT_WINDOW[0], "bench_window_end": AUDIT_WINDOW[1], "bench_now": DATA_NOW,
+                             "bench_report_dir": report_dir}
+            driver = "audit_role.yml" if role else "audit_module.yml"
+            try:
+                run = self.play(driver, playbook_vars, measure_module=True)
+            except RuntimeError as exc:
+                if not role:
+                    raise
+                bl.log("the role failed, falling back to the module + report action: %s" % str(exc)[-600:])
+                role = False
+                driver = "audit_module.yml"
+                run = self.play(driver, playbook_vars, measure_module=True)
+            run["driver"] = driver
+            run["report_files"] = sorted(os.listdir(report_dir)) if os.path.isdir(report_dir) else []
+            run["report_bytes"] = sum(os.path.getsize(os.path.join(report_dir, name)) for name in run["report_files"])
+            shutil.rmtree(report_dir, ignore_errors=True)
+            bl.log("audit 1M run %d (%s): %.1f s, module peak %.0f MB, tree %.0f MB, %d report files" % (
+                number + 1, driver, run["wall_s"], run.get("module_peak_rss_mb", -1), run["tree_peak_rss_mb"], len(run["report_files"])))
+            runs.append(run)
+        self.raw["audit_1m"] = runs
+        return {"audit_1m_wall_s": bl.median([run["wall_s"] for run in runs]),
+                "audit_1m_peak_rss_mb": bl.median([run["module_peak_rss_mb"] for run in runs]),
+                "audit_1m_controller_tree_peak_rss_mb": bl.median([run["tree_peak_rss_mb"] for run in runs]),
+                "audit_1m_sessions": self.facts["audit_sessions"], "audit_1m_runs": len(runs), "audit_1m_driver": runs[-1]["driver"]}
+
+    def stage_profile(self):
+        import profile_paths  # pylint: disable=import-outside-toplevel
+        stages = profile_paths.stage_profile(self.sim, tuple(self.facts["window_100k"]), 100000, bl.RESULTS_DIR)
+        self.raw["stage_profile_100k"] = stages
+        return stages
+
+
+def _task_durations(events):
+    """Per task: from its start to its result in the controller, and to the next task's start."""
+    durations = []
+    for index, event in enumerate(events):
+        if event["event"] != "start":
+            continue
+        done = next((later for later in events[index + 1:] if later["event"] in ("ok", "failed") and later["task"] == event["task"]), None)
+        following = next((later for later in events[index + 1:] if later["event"] in ("start", "stats")), None)
+        durations.append({"task": event["task"], "seconds": round(done["t"] - event["t"], 3) if done else None,
+                          "until_next_s": round(following["t"] - event["t"], 3) if following else None})
+    return durations
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--audit-runs", type=int, default=2)
+    parser.add_argument("--skip-audit", action="store_true")
+    parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.runs, options.audit_runs, options.skip_profile = 1, 1, True
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.monotonic()
+    os.makedirs(bl.RESULTS_DIR, exist_ok=True)
+    machine = machine_info()
+    bl.log("syncing the collection into %s" % bl.COLLECTION_BUILD)
+    bl.sync_build_tree()
+    bl.log("computing the data set windows")
+    facts = data_set_facts()
+    bl.log("data set: %s" % json.dumps(facts))
+    scratch = tempfile.mkdtemp(prefix="veeam-em-bench-")
+    summary = {}
+    record = {"machine": machine, "data_set": dict(facts, simulator_args=SIM_ARGS), "options": vars(options)}
+    try:
+        with bl.Simulator(os.path.join(scratch, "simulator"), SIM_ARGS) as sim:
+            bench = Bench(sim, facts, options, scratch)
+            bl.log("simulator up at %s (pid %d)" % (sim.url, sim.pid))
+            steps = [bench.warm_up, bench.simulator_check, bench.fetch_100k, bench.compare_10k, bench.latency, bench.engine_100k]
+            if not options.skip_profile:
+                steps.append(bench.stage_profile)
+            if not options.skip_audit:
+                steps.append(bench.audit_1m)
+            try:
+                for step in steps:
+                    step_started = time.monotonic()
+                    bl.log("== %s" % step.__name__)
+                    figures = step()
+                    if figures and step.__name__ != "stage_profile":
+                        summary.update(figures)
+                    bl.log("%s done in %.0f s: %s" % (step.__name__, time.monotonic() - step_started, json.dumps(figures)))
+            finally:
+                record["raw"] = bench.raw
+                summary["open_em_sessions_after"] = sim.open_sessions()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        record["summary"] = summary
+        record["bench_seconds"] = round(time.monotonic() - started, 1)
+        record["load_average_at_end"] = list(os.getloadavg())
+        path = os.path.join(bl.RESULTS_DIR, "bench-%s.json" % time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2)
+        bl.log("raw results: %s" % path)
+    summary["machine"] = "%d x %s, %.0f GB" % (machine["nproc"], machine["cpu_model"], machine["memory_gb"])
+    summary["date_utc"] = machine["date_utc"]
+    summary["bench_seconds"] = record["bench_seconds"]
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
