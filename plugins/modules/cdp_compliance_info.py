@@ -42,8 +42,8 @@ options:
     type: str
   rules:
     description:
-      - Rule settings and overrides, see C(docs/compliance-rules.md). For example
-        C({coverage: {max_gap: 30m}, stuck: {max_task_duration: 10h}, overrides: {vms: {"db-*": {freshness: {max_staleness: 2h}}}}}).
+      - "Rule settings and overrides, see C(docs/compliance-rules.md). For example
+        C({coverage: {max_gap: 30m}, stuck: {max_task_duration: 10h}, overrides: {vms: {db-*: {freshness: {max_staleness: 2h}}}}})."
     type: dict
   expected_vms:
     description:

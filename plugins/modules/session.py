@@ -29,9 +29,11 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: With O(state=present) the module logs on in check mode too, so later tasks can read EM; with O(state=absent) it only reports.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 seealso:
   - module: veeam.enterprise_manager.cdp_replica_task_session_info

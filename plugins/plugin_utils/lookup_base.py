@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
@@ -44,6 +46,10 @@ class EmLookupBase(LookupBase):
             raise AnsibleLookupError("%s takes no positional terms; pass everything as keyword options (for example filter='...')." % self._plugin_name)
         self.set_options(var_options=self._connection_variables(variables), direct=kwargs)
         connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
+        ca_path = connection.get("ca_path")
+        if ca_path and os.path.isdir(ca_path) and os.path.samefile(ca_path, os.getcwd()):
+            # The config system turns a blank path (an AWX credential without a CA) into the working directory.
+            connection["ca_path"] = None
         params = {name: self.get_option(name) for name in self.QUERY_OPTIONS}
         try:
             # Validate everything before the client can send a request.
