@@ -32,7 +32,9 @@ ANSIBLE_TEST := env PATH="$(VENV_BIN):$$PATH" $(VENV_BIN)/ansible-test
 ANSIBLE_TEST_OPTIONS := --python $(TEST_PYTHON_VERSION) --color no
 # Debian packages as PACKAGE:COMMAND (see tests/utils/ensure_debian_packages.sh).
 # shellcheck: without it the shellcheck sanity test is skipped.
-DEBIAN_PACKAGES := shellcheck:shellcheck
+SANITY_DEBIAN_PACKAGES := shellcheck:shellcheck
+# chromium: the cdp_compliance_report_browser target checks the HTML reports in headless Chromium.
+INTEGRATION_DEBIAN_PACKAGES := chromium:chromium
 
 DEMO_PLAYBOOK ?= tests/demo/demo.yml
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
@@ -40,7 +42,7 @@ INTEGRATION_TEMPLATE := tests/integration/integration_config.yml.template
 
 WITH_SIMULATOR = PYTHON="$(VENV_PYTHON)" tests/utils/with_simulator.sh $(BUILD_ROOT)/simulator-$@
 
-.PHONY: help venv system-deps build-tree get-pip-standin no-sanity-ignores \
+.PHONY: help venv sanity-system-deps integration-system-deps build-tree get-pip-standin no-sanity-ignores \
 	sanity units integration lint test demo bench clean
 
 help:
@@ -65,8 +67,11 @@ $(VENV_STAMP): $(VENV_INPUTS)
 	"$(VENV_PYTHON)" -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
 	@touch "$@"
 
-system-deps:
-	@tests/utils/ensure_debian_packages.sh $(DEBIAN_PACKAGES)
+sanity-system-deps:
+	@tests/utils/ensure_debian_packages.sh $(SANITY_DEBIAN_PACKAGES)
+
+integration-system-deps:
+	@tests/utils/ensure_debian_packages.sh $(INTEGRATION_DEBIAN_PACKAGES)
 
 build-tree: $(VENV_STAMP)
 	@"$(VENV_PYTHON)" tests/utils/sync_build_tree.py "$(CURDIR)" "$(COLLECTION_BUILD)"
@@ -81,13 +86,13 @@ no-sanity-ignores:
 		fi; \
 	done
 
-sanity: no-sanity-ignores system-deps get-pip-standin build-tree
+sanity: no-sanity-ignores sanity-system-deps get-pip-standin build-tree
 	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_OPTIONS)
 
 units: get-pip-standin build-tree
 	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) units $(ANSIBLE_TEST_OPTIONS) --venv --requirements
 
-integration: get-pip-standin build-tree
+integration: integration-system-deps get-pip-standin build-tree
 	$(WITH_SIMULATOR) -- $(MAKE) --no-print-directory _integration-with-simulator
 
 # Runs inside with_simulator.sh, which exports the simulator's address and credentials.

@@ -17,7 +17,7 @@ description:
     M(veeam.enterprise_manager.session) and pass O(session_id), or register the module's result instead.
   - Use C(query()) or C(wantlist=true). With plain C(lookup()) a single record comes back as a dictionary, not a list.
 author:
-  - veeam.enterprise_manager contributors
+  - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.connection.plugins

@@ -15,7 +15,7 @@ description:
     then the C([veeam_enterprise_manager]) section of C(ansible.cfg).
   - A lookup runs again every time a variable that uses it is templated; share one EM session through O(session_id).
 author:
-  - veeam.enterprise_manager contributors
+  - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.connection.plugins

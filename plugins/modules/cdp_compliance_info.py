@@ -20,7 +20,7 @@ description:
   - EM keeps 30 days of session history and collects data from backup servers every 15 minutes; the report says when the window
     is outside what EM can prove.
 author:
-  - veeam.enterprise_manager contributors
+  - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.attributes

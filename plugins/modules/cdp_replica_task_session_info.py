@@ -18,7 +18,7 @@ description:
   - Typed filter options are ANDed with each other; a list given to one option is ORed within that field.
   - EM collects data from backup servers every 15 minutes, so the newest sessions may be missing for up to that long.
 author:
-  - veeam.enterprise_manager contributors
+  - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.query

@@ -21,7 +21,7 @@ description:
   - For C(CdpReplicaTaskSession) the records have the same shape as M(veeam.enterprise_manager.cdp_replica_task_session_info).
   - The type is passed to EM as given; EM rejects unknown types.
 author:
-  - veeam.enterprise_manager contributors
+  - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.query

@@ -16,7 +16,7 @@ description:
   - EM ends a session after 15 minutes without requests. Log off in an C(always) section when done.
   - The returned RV(session_id) is the one secret this collection ever returns. Do not print it; C(no_log) the tasks that show it.
 author:
-  - veeam.enterprise_manager contributors
+  - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.attributes

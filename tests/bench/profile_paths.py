@@ -28,7 +28,7 @@ def _timed(func, *args):
     return value, time.perf_counter() - started
 
 
-def fetch_bodies(sim, spec_filter, pages, page_size, workers):
+def fetch_bodies(sim, spec_filter, pages, page_size, workers, accept="application/xml"):
     """GET the pages with a plain keep-alive requests.Session (no decoding); returns bodies and seconds."""
     import requests
     session = requests.Session()
@@ -36,7 +36,7 @@ def fetch_bodies(sim, spec_filter, pages, page_size, workers):
     session.verify = sim.ca_path
     response = session.post(sim.url + "/api/sessionMngr/?v=latest", auth=(bl.USERNAME, bl.PASSWORD), timeout=60)
     token = response.headers["X-RestSvcSessionId"]
-    headers = {"X-RestSvcSessionId": token, "Accept": "application/xml"}
+    headers = {"X-RestSvcSessionId": token, "Accept": accept}
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=workers + 1)
     session.mount("https://", adapter)
 
@@ -77,16 +77,28 @@ def stage_profile(sim, window, expected, results_dir):
     _bodies, out["http_4_workers_s"], out["sim_cpu_4_workers_s"] = fetch_bodies(sim, filter_text, pages, 1000, 4)
     out["body_mb"] = round(sum(len(body) for body in bodies) / 2.0 ** 20, 1)
 
-    tracemalloc.start()
     decoded, out["decode_s"] = _timed(lambda: [decode_query_page(body, "application/xml; charset=utf-8") for body in bodies])
     raw_items = [item for page in decoded for item in page.items]
-    out["decode_kept_mb"] = round(tracemalloc.get_traced_memory()[0] / 2.0 ** 20, 1)
-    tracemalloc.reset_peak()
+    del decoded
     records, out["normalise_s"] = _timed(lambda: [normalise_task_session(item) for item in raw_items])
-    current, peak = tracemalloc.get_traced_memory()
-    out["normalised_records_mb"] = round((current / 2.0 ** 20) - out["decode_kept_mb"], 1)
+    del raw_items
+    json_bodies, _seconds, _cpu = fetch_bodies(sim, filter_text, pages, 1000, 4, accept="application/json")
+    json_items, out["decode_json_s"] = _timed(lambda: [item for body in json_bodies for item in decode_query_page(body, "application/json").items])
+    _dummy, out["normalise_json_items_s"] = _timed(lambda: [normalise_task_session(item) for item in json_items])
+    del json_bodies, json_items
+    # Memory with tracemalloc (which slows allocation-heavy code several times, hence separate from the timing):
+    # the first 10 pages, scaled to the whole set.
+    scale = len(bodies) / 10.0
+    tracemalloc.start()
+    sample = [item for body in bodies[:10] for item in decode_query_page(body, "application/xml").items]
+    out["raw_items_mb"] = round(tracemalloc.get_traced_memory()[0] * scale / 2.0 ** 20, 1)
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    sample_records = [normalise_task_session(item) for item in sample]
+    out["normalised_records_mb"] = round((tracemalloc.get_traced_memory()[0] - before) * scale / 2.0 ** 20, 1)
+    out["decode_one_page_peak_mb"] = round(_one_page_peak(decode_query_page, bodies[0]) / 2.0 ** 20, 1)
     tracemalloc.stop()
-    del decoded, raw_items
+    del sample, sample_records
 
     def dedupe():
         seen = set()
@@ -98,15 +110,15 @@ def stage_profile(sim, window, expected, results_dir):
     result = {"changed": False, "sessions": records, "count": len(records), "truncated": False, "filter": filter_text, "pages": pages + 1}
     cleaned, out["ansible_remove_values_s"] = _timed(remove_values, result, {bl.PASSWORD})
     encoder = ansible_json.get_module_encoder("legacy", ansible_json.Direction.MODULE_TO_CONTROLLER)
-    text, out["ansible_module_json_encode_s"] = _timed(json.dumps, cleaned, encoder)
+    text, out["ansible_module_json_encode_s"] = _timed(lambda: json.dumps(cleaned, cls=encoder))
     _dummy, out["plain_json_encode_s"] = _timed(json.dumps, cleaned)
     out["module_output_mb"] = round(len(text) / 2.0 ** 20, 1)
     without_links = dict(result, sessions=[{key: value for key, value in record.items() if key != "links"} for record in records])
     cleaned_nl, out["ansible_remove_values_without_links_s"] = _timed(remove_values, without_links, {bl.PASSWORD})
-    text_nl, out["ansible_module_json_encode_without_links_s"] = _timed(json.dumps, cleaned_nl, encoder)
+    text_nl, out["ansible_module_json_encode_without_links_s"] = _timed(lambda: json.dumps(cleaned_nl, cls=encoder))
     out["module_output_without_links_mb"] = round(len(text_nl) / 2.0 ** 20, 1)
     decoder = ansible_json.get_module_decoder("legacy", ansible_json.Direction.MODULE_TO_CONTROLLER)
-    _dummy, out["controller_json_decode_s"] = _timed(json.loads, text, decoder)
+    _dummy, out["controller_json_decode_s"] = _timed(lambda: json.loads(text, cls=decoder))
     del cleaned, text, cleaned_nl, text_nl, without_links
 
     profiler = cProfile.Profile()
@@ -116,6 +128,15 @@ def stage_profile(sim, window, expected, results_dir):
     profiler.disable()
     write_profile(profiler, bl.os.path.join(results_dir, "profile-decode-normalise.txt"))
     return {key: round(value, 3) if isinstance(value, float) else value for key, value in out.items()}
+
+
+def _one_page_peak(decode, body):
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    page = decode(body, "application/xml")
+    peak = tracemalloc.get_traced_memory()[1] - before
+    del page
+    return peak
 
 
 def write_profile(profiler, path):
