@@ -8,13 +8,14 @@ Everything here validates before the first request, so bad input never costs a l
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from .client import QuerySpec
 from .errors import InvalidInputError
 from .filters import all_of, any_of, check_length, comparison, generic_filters, time_value, wrap_raw
 from .records import normalise_generic, normalise_task_session, snake_case
-from .timeutil import utcnow
+from .timeutil import parse_em_time, utcnow
 
 try:
     import jmespath
@@ -35,6 +36,7 @@ CDP_TASK_FIELDS = (
     "CreationTimeUTC", "EndTimeUTC", "State", "Reason", "TotalSize", "VmDisplayName",
 )
 CDP_STATES = ("InProgress", "Pending", "Completed")
+TIME_RECORD_KEYS = {"CreationTimeUTC": "creation_time_utc", "EndTimeUTC": "end_time_utc"}
 RESULTS = ("Success", "Warning", "Failed", "None")
 
 # option -> (EM field, operator, kind). Lists are ORed within a field; options are ANDed.
@@ -103,8 +105,10 @@ GENERIC_ARGUMENT_SPEC = {
 class PreparedQuery:
     """A validated query plus the client-side steps applied after fetching."""
 
-    def __init__(self, spec, record_key, max_records=None, result_filter=None, projection=None, projection_text=None):
+    def __init__(self, spec, record_key, max_records=None, result_filter=None, projection=None, projection_text=None, time_checks=()):
         self.spec = spec
+        # (record key, operator, aware datetime): sub-second bounds applied after fetching.
+        self.time_checks = tuple(time_checks)
         self.record_key = record_key
         self.max_records = max_records
         self.result_filter = result_filter
@@ -164,6 +168,7 @@ def prepare_cdp_query(params, now=None):
     page_size, max_records, projection, text, entity_format = _common(params)
     terms = []
     bounds = {}
+    time_checks = []
     for option, field, operator, kind in CDP_TYPED_FILTERS:
         value = params.get(option)
         if value is None:
@@ -180,7 +185,12 @@ def prepare_cdp_query(params, now=None):
         else:
             moment = time_value(option, value, now)
             bounds[option] = moment
-            terms.append(comparison(field, operator, moment))
+            sent = moment
+            if moment.microsecond:
+                # EM's filter takes whole seconds: ask for the enclosing second, then cut exactly on the controller.
+                sent = moment.replace(microsecond=0) + (datetime.timedelta(seconds=1) if operator == "<=" else datetime.timedelta(0))
+                time_checks.append((TIME_RECORD_KEYS[field], operator, moment))
+            terms.append(comparison(field, operator, sent))
     for low, high in (("total_size_min", "total_size_max"), ("created_after", "created_before"), ("ended_after", "ended_before")):
         if low in bounds and high in bounds and bounds[low] > bounds[high]:
             raise InvalidInputError(low, "%s is later/larger than %s." % (low, high), "Swap the two values.")
@@ -197,7 +207,7 @@ def prepare_cdp_query(params, now=None):
     )
     if result_filter is not None and entity_format != "Entities":
         raise InvalidInputError("result", "needs format: entities; references carry no result.", "Remove result or use format: entities.")
-    return PreparedQuery(spec, "sessions", max_records, result_filter, projection, text)
+    return PreparedQuery(spec, "sessions", max_records, result_filter, projection, text, time_checks)
 
 
 def _sort_field(value, allowed):
@@ -244,6 +254,8 @@ def run_query(client, prepared):
         for record in iterator:
             if result_filter is not None and str(record.get("result")).lower() not in result_filter:
                 continue
+            if prepared.time_checks and not _within(record, prepared.time_checks):
+                continue
             if cap is not None and len(records) >= cap:
                 truncated = True
                 break
@@ -268,6 +280,14 @@ def run_query(client, prepared):
         result[prepared.record_key] = projected
         result["count"] = len(projected) if isinstance(projected, list) else (0 if projected is None else 1)
     return result
+
+
+def _within(record, checks):
+    for key, operator, moment in checks:
+        value = parse_em_time(record.get(key))
+        if value is None or (value < moment if operator == ">=" else value > moment):
+            return False
+    return True
 
 
 def _sort_key(value):

@@ -189,7 +189,7 @@ class Dataset(object):
         self.special_vms = special[:self.vm_count] if self.vm_count >= 20 else []
         for vm, pol in enumerate(self.vm_policy):
             self.policies[pol]['vms'].append(vm)
-        self.vm_size = [_VM_SIZES_GIB[rng.randrange(len(_VM_SIZES_GIB))] * GIB for _ in range(self.vm_count)]
+        self.vm_size = [_VM_SIZES_GIB[rng.randrange(len(_VM_SIZES_GIB))] * GIB for dummy in range(self.vm_count)]
 
     def _build_policy_sessions(self):
         rng = self.rng

@@ -209,8 +209,7 @@ def iter_comparisons(ast):
         yield ast
     else:
         for term in ast.terms:
-            for comp in iter_comparisons(term):
-                yield comp
+            yield from iter_comparisons(term)
 
 
 def coerce_constant(kind, value, field='value'):

@@ -29,7 +29,7 @@ def test_status_fault_fires_once_after_skip(client, token):
 
 def test_fault_on_specific_page_forever_then_clear(client, token):
     install(client, {'on': 'query', 'page': 2, 'action': 'status', 'status': 500, 'times': -1})
-    for _ in range(2):
+    for dummy in range(2):
         assert client.get(QUERY + '&page=1', token)[0] == 200
         assert client.get(QUERY + '&page=2', token)[0] == 500
     client.control('DELETE', '/_sim/faults')

@@ -136,7 +136,7 @@ def test_compiled_predicate_matches_evaluator():
         'EndTimeUTC': ('r[2]', True, {}),
     }
     records = [(rng.randrange(len(names)), rng.randrange(5), rng.choice([None, 1623715200000000, 1623801600000000]))
-               for _ in range(50)]
+               for dummy in range(50)]
 
     def leaf():
         field = rng.choice(['VmDisplayName', 'TotalSize', 'EndTimeUTC'])
@@ -151,9 +151,9 @@ def test_compiled_predicate_matches_evaluator():
         if depth == 0 or rng.random() < 0.3:
             return leaf()
         sep = rng.choice([';', ','])
-        return '(' + sep.join(expr(depth - 1) for _ in range(rng.randrange(2, 4))) + ')'
+        return '(' + sep.join(expr(depth - 1) for dummy in range(rng.randrange(2, 4))) + ')'
 
-    for _ in range(200):
+    for dummy in range(200):
         text = expr(3)
         bound = filters.bind(parse_filter(text), 'CdpReplicaTaskSession')
         predicate = filters.compile_predicate(bound, getters)

@@ -2,7 +2,7 @@
 # Connection options of the lookups from VEEAM_EM_* environment variables, veeam_em_* variables and
 # keywords. Lookups cannot see a task's `environment`, so the variables are exported here, before
 # ansible-playbook starts.
-set -eux
+set -eu
 
 config=../../integration_config.yml
 env_file="${OUTPUT_DIR}/veeam_em.env"

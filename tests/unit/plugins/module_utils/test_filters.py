@@ -125,7 +125,20 @@ def test_time_options_map_to_fields_and_operators():
     expression = cdp_filter(created_after="2021-06-15", created_before="2021-06-16", ended_after="-24h", ended_before="now")
     assert parse_filter(expression) == And((
         cmp("CreationTimeUTC", ">=", "2021-06-15T00:00:00Z"), cmp("CreationTimeUTC", "<=", "2021-06-16T00:00:00Z"),
-        cmp("EndTimeUTC", ">=", "2025-06-19T12:00:00Z"), cmp("EndTimeUTC", "<=", "2025-06-20T12:00:00Z")))
+        cmp("EndTimeUTC", ">=", "2025-06-19T12:00:00Z"), cmp("EndTimeUTC", "<=", "2025-06-20T12:00:01Z")))
+
+
+def test_sub_second_bounds_are_widened_to_whole_seconds_and_cut_exactly_on_the_controller():
+    """EM takes whole seconds: the server-side bound encloses the exact one; run_query then applies the exact one."""
+    from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import _within, prepare_cdp_query
+    prepared = prepare_cdp_query({"created_after": "2025-06-20T10:00:00.500Z", "created_before": "2025-06-20T11:00:00.250Z"}, now=NOW)
+    assert prepared.spec.filter_expression == 'CreationTimeUTC>="2025-06-20T10:00:00Z";CreationTimeUTC<="2025-06-20T11:00:01Z"'
+    assert not _within({"creation_time_utc": "2025-06-20T10:00:00.499Z"}, prepared.time_checks)
+    assert _within({"creation_time_utc": "2025-06-20T10:00:00.500Z"}, prepared.time_checks)
+    assert _within({"creation_time_utc": "2025-06-20T11:00:00.250Z"}, prepared.time_checks)
+    assert not _within({"creation_time_utc": "2025-06-20T11:00:00.251Z"}, prepared.time_checks)
+    whole = prepare_cdp_query({"created_after": "2025-06-20T10:00:00Z"}, now=NOW)
+    assert whole.time_checks == ()
 
 
 def test_seed_example_filter():
