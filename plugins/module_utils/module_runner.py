@@ -16,7 +16,7 @@ from .client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, EmClient
 from .decode import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
 from .errors import EmError
 from .options import ConnectionConfig
-from .query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR
+from .query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, run_query, truncation_warning
 
 
 def check_libraries(module):
@@ -38,3 +38,12 @@ def execute(module, run, require_credentials=True):
     except EmError as exc:
         module.fail_json(**exc.to_result())
     module.exit_json(**result)
+
+
+def run_info_query(module, client, prepare):
+    """The run() of the query info modules: validate, query, warn when truncated."""
+    prepared = prepare(module.params)
+    result = run_query(client, prepared)
+    if result["truncated"]:
+        module.warn(truncation_warning(result, prepared.max_records))
+    return dict(changed=False, **result)

@@ -103,28 +103,17 @@ total:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute, run_info_query
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import (
-    GENERIC_ARGUMENT_SPEC,
-    QUERY_ARGUMENT_SPEC,
-    prepare_generic_query,
-    run_query,
-    truncation_warning,
-)
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import GENERIC_ARGUMENT_SPEC, QUERY_ARGUMENT_SPEC, prepare_generic_query
 
 
 def run(module, client):
-    prepared = prepare_generic_query(module.params)
-    result = run_query(client, prepared)
-    if result["truncated"]:
-        module.warn(truncation_warning(result, prepared.max_records))
-    return dict(changed=False, **result)
+    return run_info_query(module, client, prepare_generic_query)
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(QUERY_ARGUMENT_SPEC)
+    argument_spec = dict(connection_argument_spec(), **QUERY_ARGUMENT_SPEC)
     argument_spec.update(GENERIC_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     execute(module, run)
