@@ -33,7 +33,8 @@ EXAMPLES = r"""
 - name: Names and RPOs of the CDP policies
   ansible.builtin.debug:
     msg: "{{ query('veeam.enterprise_manager.query', type='CdpPolicy',
-             query='[].{name: name, rpo_seconds: policy_schedule_options.cdp_replica.recovery_point_objective_seconds}') }}"
+             query='[].{name: name, rpo_minutes: policy_schedule_options.cdp_replica.recovery_point_objective_minutes,
+                        rpo_seconds: policy_schedule_options.cdp_replica.recovery_point_objective_seconds}') }}"
 
 - name: Failed CDP policy sessions of the last week
   ansible.builtin.set_fact:

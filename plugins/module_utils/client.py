@@ -486,14 +486,16 @@ class QueryIterator:
         while True:
             self.passes += 1
             yield from self._one_pass(filter_expression)
-            if self.total is None or len(self._seen) >= self.total or not self._seen:
+            # Items without a UID cannot be deduplicated, so only their first pass counts and it is never repeated.
+            received = len(self._seen) if self._seen else self.yielded
+            if self.total is None or received >= self.total:
                 break
-            if self.passes >= attempts:
+            if self.passes >= attempts or (self.yielded and not self._seen):
                 raise IncompleteResultError(
                     "EM reported %d records for the %s query but paging returned %d unique ones after %d passes: the result set kept "
                     "changing (or EM repeated pages). No partial result is returned; run the task again." %
-                    (self.total, self.spec.query_type, len(self._seen), self.passes), expected=self.total, received=len(self._seen))
-            self.client._log("paging returned %d of %d records; fetching the pages again" % (len(self._seen), self.total))
+                    (self.total, self.spec.query_type, received, self.passes), expected=self.total, received=received)
+            self.client._log("paging returned %d of %d records; fetching the pages again" % (received, self.total))
         self.completed = True
 
     def _one_pass(self, filter_expression):

@@ -60,19 +60,31 @@ def _leaf(text):
     return text if text.strip() else None
 
 
-def element_to_raw(element):
-    """An XML element as a raw dict: attributes, then children (repeated children become lists)."""
-    raw = dict(element.attrib)
+def element_to_raw(element, nested=False):
+    """An XML element as a raw dict: attributes, then children (repeated children become lists).
+
+    Attributes of nested elements are typed like element text (EM's JSON has booleans there); the
+    item's own attributes (UID, Name, Href, Type) stay strings. A wrapper that only holds repeated
+    children of one kind becomes that list, as EM's JSON serialises such collections.
+    """
+    if nested:
+        raw = {name: _leaf(value) for name, value in element.attrib.items()}
+    else:
+        raw = dict(element.attrib)
     for child in element:
         tag = _local(child.tag)
         if tag == "Links":
             raw["Links"] = [dict(link.attrib) for link in child]
             continue
         if len(child) or child.attrib:
-            value = element_to_raw(child)
+            value = element_to_raw(child, nested=True)
             text = child.text.strip() if child.text else ""
             if text:
                 value["Value"] = _leaf(text)
+            elif not child.attrib and len(value) == 1:
+                only = next(iter(value.values()))
+                if getattr(only, "repeated", False):
+                    value = list(only)
         else:
             value = _leaf(child.text)
         if tag in raw:

@@ -123,14 +123,19 @@ def normalise_task_session(raw):
 
 
 def normalise_generic(raw):
-    """Any EM item: keys in snake_case, nested dicts kept, repeated elements as lists, Links as a list."""
+    """Any EM item: keys in snake_case, nested dicts kept, repeated elements as lists, Links as a list.
+
+    Empty values are left out: XML omits an empty element where JSON sends null, and both must give one record.
+    """
     record = {}
     for key, value in raw.items():
         name = snake_case(str(key))
         if name == "links":
             record["links"] = normalise_links(value)
-        else:
-            record[name] = _generic_value(value)
+            continue
+        value = _generic_value(value)
+        if value is not None:
+            record[name] = value
     return record
 
 

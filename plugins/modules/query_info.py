@@ -50,7 +50,10 @@ EXAMPLES = r"""
 - name: CDP policies with their RPO settings
   veeam.enterprise_manager.query_info:
     type: CdpPolicy
-    query: "[].{name: name, rpo_s: policy_schedule_options.cdp_replica.recovery_point_objective_seconds}"
+    # EM splits the RPO into minutes and seconds (a 5-minute RPO is 5 and 0).
+    query: >-
+      [].{name: name, rpo_minutes: policy_schedule_options.cdp_replica.recovery_point_objective_minutes,
+      rpo_seconds: policy_schedule_options.cdp_replica.recovery_point_objective_seconds}
   register: policies
 
 - name: Two VMs' replica task sessions (OR within a field)

@@ -233,6 +233,8 @@ def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200):
                                        stderr=subprocess.STDOUT, start_new_session=True)
         timer = threading.Timer(timeout, _kill_group, (process.pid,))
         timer.start()
+        poller = RssPoller(process.pid)
+        poller.start()
         try:
             # wait4 instead of Popen.wait: it also returns the rusage of the finished process tree.
             _pid, status, usage = os.wait4(process.pid, 0)
@@ -242,13 +244,59 @@ def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200):
             raise
         finally:
             timer.cancel()
+            poller.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
         with open(out_path, "rb") as handle:
             output = handle.read().decode("utf-8", "replace")
     if process.returncode != 0:
         raise RuntimeError("%s failed (rc %d):\n%s" % (playbook, process.returncode, output[-4000:]))
-    return wall, usage.ru_maxrss / 1024.0, output
+    return wall, usage.ru_maxrss / 1024.0, output, poller.peaks()
+
+
+class RssPoller(threading.Thread):
+    """Samples /proc every 100 ms for the RSS of each process of one process group (to tell controller from module)."""
+
+    def __init__(self, group):
+        super().__init__(daemon=True)
+        self.group = group
+        self.samples = {}
+        self._stop_event = threading.Event()
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(5)
+
+    def run(self):
+        while not self._stop_event.wait(0.1):
+            for name in os.listdir("/proc"):
+                if name.isdigit():
+                    self._sample(int(name))
+
+    def _sample(self, pid):
+        try:
+            with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != self.group:
+                return
+            rss_mb = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2.0 ** 20
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                argv = [os.path.basename(arg.decode("utf-8", "replace")) for arg in handle.read().split(b"\0") if arg]
+        except (OSError, ValueError, IndexError):
+            return
+        role = "controller" if pid == self.group else ("controller worker" if int(fields[1]) == self.group else "module or helper")
+        entry = self.samples.setdefault(pid, {"pid": pid, "role": role, "argv": " ".join(argv[:3])[:120], "peak_rss_mb": 0.0})
+        entry["peak_rss_mb"] = max(entry["peak_rss_mb"], round(rss_mb, 1))
+
+    def peaks(self):
+        """Per process kind, the largest sampled RSS (MB)."""
+        result = {}
+        for entry in self.samples.values():
+            key = entry["role"]
+            if "AnsiballZ" in entry["argv"]:
+                key = "module"
+            result[key] = max(result.get(key, 0.0), entry["peak_rss_mb"])
+        return result
 
 
 def _kill_group(pid):

@@ -101,8 +101,8 @@ class Bench:
         env = dict(self.env)
         if measure_module:
             env["ANSIBLE_PYTHON_INTERPRETER"] = self.wrapper
-        wall, tree_rss, _output = bl.run_playbook(playbook, extra_vars, env)
-        run = {"wall_s": round(wall, 3), "tree_peak_rss_mb": round(tree_rss, 1)}
+        wall, tree_rss, _output, sampled = bl.run_playbook(playbook, extra_vars, env)
+        run = {"wall_s": round(wall, 3), "tree_peak_rss_mb": round(tree_rss, 1), "sampled_peak_rss_mb": sampled}
         timers = self._last_lines("timer.log")
         if timers:
             run["tasks"] = _task_durations(timers[-1])
