@@ -30,6 +30,8 @@ except ImportError as exc:  # reported by the modules via missing_required_lib
 
 # Probes ask for pageSize=1, so PagesCount can equal the record count; beyond this it is broken or hostile.
 MAX_PAGES_COUNT = 100000000
+# Collections the EM schema declares as sequences; with a single child XML cannot show they are lists.
+LIST_WRAPPERS = frozenset(("Includes", "Excludes", "TimePeriods"))
 _INT = re.compile(r"^-?(?:0|[1-9]\d{0,17})$")
 
 
@@ -85,6 +87,8 @@ def element_to_raw(element, nested=False):
                 only = next(iter(value.values()))
                 if getattr(only, "repeated", False):
                     value = list(only)
+                elif tag in LIST_WRAPPERS:
+                    value = [only]
         else:
             value = _leaf(child.text)
         if tag in raw:

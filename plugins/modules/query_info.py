@@ -14,10 +14,9 @@ description:
     C(ReplicaTaskSession), C(BackupJobSession)), with filtering, sorting and paging, and returns generically normalised records.
   - Attributes and child elements (or JSON keys) become snake_case keys, nested elements become dictionaries, repeated elements
     lists, and C(Links) a list of C({rel, type, href, name}). EM 12 PascalCase and EM 13 camelCase JSON give the same keys.
-  - In XML every value is text; element values that are exactly C(true)/C(false) or whole numbers are typed like EM's JSON.
-    EM does not document how its JSON nests lists inside entities (for example a policy's C(Includes)), so for nested parts of
-    types other than C(CdpReplicaTaskSession) XML and JSON results can differ in shape (an XML attribute stays a string, a single
-    repeated element is a dictionary, an absent element is a missing key). Task-session records are identical in every form.
+  - In XML every value is text; element values and nested attributes that are exactly C(true)/C(false) or whole numbers are
+    typed like EM's JSON, wrappers that hold only repeated elements (C(Includes), C(TimePeriods)) become lists, and empty or
+    null values are left out, so XML and JSON give the same record.
   - For C(CdpReplicaTaskSession) the records have the same shape as M(veeam.enterprise_manager.cdp_replica_task_session_info).
   - The type is passed to EM as given; EM rejects unknown types.
 author:

@@ -202,9 +202,9 @@ def write_wrapper_interpreter(directory):
 
 
 def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200):
-    """Run ansible-playbook; returns (wall seconds, peak RSS in MB of its whole process tree, output).
+    """Run ansible-playbook; returns (wall seconds, wait4 ru_maxrss in MB, output, sampled RSS peaks per process kind).
 
-    The peak comes from wait4(): the largest ru_maxrss of ansible-playbook and every descendant it reaped.
+    The wait4 figure is only an upper bound: a child forked from this process starts with this process's RSS.
     """
     env = dict(os.environ)
     env.update({
@@ -255,11 +255,14 @@ def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200):
 
 
 class RssPoller(threading.Thread):
-    """Samples /proc every 100 ms for the RSS of each process of one process group (to tell controller from module)."""
+    """Samples /proc every 100 ms for the RSS of one process and all its descendants (controller, workers, modules).
 
-    def __init__(self, group):
+    wait4()'s ru_maxrss is no use here: a child forked from a large parent starts with the parent's RSS.
+    """
+
+    def __init__(self, root):
         super().__init__(daemon=True)
-        self.group = group
+        self.root = root
         self.samples = {}
         self._stop_event = threading.Event()
 
@@ -269,33 +272,51 @@ class RssPoller(threading.Thread):
 
     def run(self):
         while not self._stop_event.wait(0.1):
-            for name in os.listdir("/proc"):
-                if name.isdigit():
-                    self._sample(int(name))
+            self._poll()
 
-    def _sample(self, pid):
-        try:
-            with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != self.group:
-                return
+    def _poll(self):
+        parents = {}
+        stats = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % name, encoding="ascii", errors="replace") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(name)] = int(fields[1])
+            stats[int(name)] = fields
+        for pid, fields in stats.items():
+            chain = pid
+            depth = 0
+            while chain not in (self.root, 0, 1) and depth < 20:
+                chain = parents.get(chain, 0)
+                depth += 1
+            if chain != self.root:
+                continue
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                    argv = " ".join(os.path.basename(arg.decode("utf-8", "replace")) for arg in handle.read().split(b"\0") if arg)
+            except OSError:
+                continue
             rss_mb = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2.0 ** 20
-            with open("/proc/%d/cmdline" % pid, "rb") as handle:
-                argv = [os.path.basename(arg.decode("utf-8", "replace")) for arg in handle.read().split(b"\0") if arg]
-        except (OSError, ValueError, IndexError):
-            return
-        role = "controller" if pid == self.group else ("controller worker" if int(fields[1]) == self.group else "module or helper")
-        entry = self.samples.setdefault(pid, {"pid": pid, "role": role, "argv": " ".join(argv[:3])[:120], "peak_rss_mb": 0.0})
-        entry["peak_rss_mb"] = max(entry["peak_rss_mb"], round(rss_mb, 1))
+            if "AnsiballZ" in argv:
+                role = "module"
+            elif pid == self.root:
+                role = "controller"
+            elif parents.get(pid) == self.root:
+                role = "controller_worker"
+            else:
+                role = "other"
+            entry = self.samples.setdefault(pid, {"role": role, "peak_rss_mb": 0.0})
+            entry["peak_rss_mb"] = max(entry["peak_rss_mb"], round(rss_mb, 1))
 
     def peaks(self):
-        """Per process kind, the largest sampled RSS (MB)."""
+        """Per kind of process (controller, controller_worker, module, other), the largest sampled RSS in MB."""
         result = {}
         for entry in self.samples.values():
-            key = entry["role"]
-            if "AnsiballZ" in entry["argv"]:
-                key = "module"
-            result[key] = max(result.get(key, 0.0), entry["peak_rss_mb"])
+            result[entry["role"]] = max(result.get(entry["role"], 0.0), entry["peak_rss_mb"])
         return result
 
 

@@ -21,6 +21,7 @@ import os
 import platform
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -101,8 +102,8 @@ class Bench:
         env = dict(self.env)
         if measure_module:
             env["ANSIBLE_PYTHON_INTERPRETER"] = self.wrapper
-        wall, tree_rss, _output, sampled = bl.run_playbook(playbook, extra_vars, env)
-        run = {"wall_s": round(wall, 3), "tree_peak_rss_mb": round(tree_rss, 1), "sampled_peak_rss_mb": sampled}
+        wall, _tree_rss, _output, sampled = bl.run_playbook(playbook, extra_vars, env)
+        run = {"wall_s": round(wall, 3), "sampled_peak_rss_mb": sampled}
         timers = self._last_lines("timer.log")
         if timers:
             run["tasks"] = _task_durations(timers[-1])
@@ -160,8 +161,8 @@ class Bench:
         for number in range(self.options.runs):
             run = self.play("fetch.yml", {"bench_created_after": window[0], "bench_created_before": window[1], "bench_expected": 100000},
                             measure_module=True)
-            bl.log("fetch 100k run %d: %.1f s, module %.1f s / %.0f MB, tree %.0f MB" % (
-                number + 1, run["wall_s"], run.get("module_wall_s", -1), run.get("module_peak_rss_mb", -1), run["tree_peak_rss_mb"]))
+            bl.log("fetch 100k run %d: %.1f s, module %.1f s / %.0f MB, processes %s" % (
+                number + 1, run["wall_s"], run.get("module_wall_s", -1), run.get("module_peak_rss_mb", -1), run["sampled_peak_rss_mb"]))
             runs.append(run)
         self.raw["fetch_100k"] = runs
         return {
@@ -169,7 +170,7 @@ class Bench:
             "fetch_100k_playbook_wall_s": bl.median([run["wall_s"] for run in runs]),
             "fetch_100k_peak_rss_mb": bl.median([run["module_peak_rss_mb"] for run in runs]),
             "fetch_100k_module_process_s": bl.median([run["module_wall_s"] for run in runs]),
-            "fetch_100k_controller_tree_peak_rss_mb": bl.median([run["tree_peak_rss_mb"] for run in runs]),
+            "fetch_100k_controller_peak_rss_mb": bl.median([_controller_peak(run) for run in runs]),
             "fetch_100k_task_to_result_s": bl.median([run["tasks"][0]["seconds"] for run in runs]),
         }
 
@@ -276,13 +277,13 @@ class Bench:
             run["report_files"] = sorted(os.listdir(report_dir)) if os.path.isdir(report_dir) else []
             run["report_bytes"] = sum(os.path.getsize(os.path.join(report_dir, name)) for name in run["report_files"])
             shutil.rmtree(report_dir, ignore_errors=True)
-            bl.log("audit 1M run %d (%s): %.1f s, module peak %.0f MB, tree %.0f MB, %d report files" % (
-                number + 1, driver, run["wall_s"], run.get("module_peak_rss_mb", -1), run["tree_peak_rss_mb"], len(run["report_files"])))
+            bl.log("audit 1M run %d (%s): %.1f s, module peak %.0f MB, processes %s, %d report files" % (
+                number + 1, driver, run["wall_s"], run.get("module_peak_rss_mb", -1), run["sampled_peak_rss_mb"], len(run["report_files"])))
             runs.append(run)
         self.raw["audit_1m"] = runs
         return {"audit_1m_wall_s": bl.median([run["wall_s"] for run in runs]),
                 "audit_1m_peak_rss_mb": bl.median([run["module_peak_rss_mb"] for run in runs]),
-                "audit_1m_controller_tree_peak_rss_mb": bl.median([run["tree_peak_rss_mb"] for run in runs]),
+                "audit_1m_controller_peak_rss_mb": bl.median([_controller_peak(run) for run in runs]),
                 "audit_1m_sessions": self.facts["audit_sessions"], "audit_1m_runs": len(runs), "audit_1m_driver": runs[-1]["driver"]}
 
     def stage_profile(self):
@@ -290,6 +291,11 @@ class Bench:
         stages = profile_paths.stage_profile(self.sim, tuple(self.facts["window_100k"]), 100000, bl.RESULTS_DIR)
         self.raw["stage_profile_100k"] = stages
         return stages
+
+
+def _controller_peak(run):
+    sampled = run["sampled_peak_rss_mb"]
+    return max(sampled.get("controller", 0.0), sampled.get("controller_worker", 0.0))
 
 
 def _work_seconds(run):
@@ -304,8 +310,11 @@ def _task_durations(events):
     for index, event in enumerate(events):
         if event["event"] != "start":
             continue
-        done = next((later for later in events[index + 1:] if later["event"] in ("ok", "failed") and later["task"] == event["task"]), None)
         following = next((later for later in events[index + 1:] if later["event"] in ("start", "stats")), None)
+        # One host, so the first result after a task's start is that task's.
+        done = next((later for later in events[index + 1:] if later["event"] in ("ok", "failed")), None)
+        if done and following and done["t"] > following["t"]:
+            done = None
         durations.append({"task": event["task"], "seconds": round(done["t"] - event["t"], 3) if done else None,
                           "until_next_s": round(following["t"] - event["t"], 3) if following else None})
     return durations
@@ -318,7 +327,11 @@ def main(argv=None):
     parser.add_argument("--skip-audit", action="store_true")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--data-set-facts", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
+    if options.data_set_facts:
+        print(json.dumps(data_set_facts()))
+        return 0
     if options.quick:
         options.runs, options.audit_runs, options.skip_profile = 1, 1, True
     signal.signal(signal.SIGTERM, _terminate)
@@ -328,7 +341,9 @@ def main(argv=None):
     bl.log("syncing the collection into %s" % bl.COLLECTION_BUILD)
     bl.sync_build_tree()
     bl.log("computing the data set windows")
-    facts = data_set_facts()
+    # In a child process: the million-record data set must not inflate this process, which forks every playbook.
+    facts = json.loads(subprocess.run([sys.executable, os.path.abspath(__file__), "--data-set-facts"], check=True,
+                                      stdout=subprocess.PIPE).stdout)
     bl.log("data set: %s" % json.dumps(facts))
     scratch = tempfile.mkdtemp(prefix="veeam-em-bench-")
     summary = {}

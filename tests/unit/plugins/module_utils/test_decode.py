@@ -342,7 +342,10 @@ def test_generic_cdp_policy():
     days = cdp["rpo_schedule"]["time_periods"]
     assert isinstance(days, list) and [day["name"] for day in days] == ["Sunday", "Monday"]
     assert days[0]["value"] == ",".join(["1"] * 24)
-    include = record["cdp_policy_info"]["cdp_replica_policy_info"]["includes"]["object_in_job"]
+    # Includes is a sequence in EM's schema: a single ObjectInJob still comes out as a one-item list.
+    includes = record["cdp_policy_info"]["cdp_replica_policy_info"]["includes"]
+    assert isinstance(includes, list) and len(includes) == 1
+    include = includes[0]
     assert include["object_in_job_id"] == "0b1e5b3a-0a9b-4b55-9bd0-6a4b3c2d1e0f"
     assert include["hierarchy_obj_ref"] == "urn:VMware:Vm:45237d2c-c163-4cb1-9f6e-c9913cdea868.vm-1001"
     assert include["display_name"] == "virt03-ubuntu01"
