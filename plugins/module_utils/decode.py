@@ -156,10 +156,12 @@ def _paging_value(paging, name):
             break
     if value is None:
         return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise DecodeError("EM's PagingInfo has a non-integer %s: %r" % (name, value))
     try:
         number = int(value)
-    except (TypeError, ValueError):
-        raise DecodeError("EM's PagingInfo has a non-numeric %s: %r" % (name, value))
+    except (TypeError, ValueError, OverflowError):
+        raise DecodeError("EM's PagingInfo has a non-numeric %s: %r" % (name, str(value)[:40]))
     if number < 0 or number > MAX_PAGES_COUNT:
         raise DecodeError("EM's PagingInfo has an implausible %s: %d" % (name, number))
     return number
