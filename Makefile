@@ -42,8 +42,19 @@ INTEGRATION_TEMPLATE := tests/integration/integration_config.yml.template
 
 WITH_SIMULATOR = PYTHON="$(VENV_PYTHON)" tests/utils/with_simulator.sh $(BUILD_ROOT)/simulator-$@
 
+# The HTML docsite of `make docs` (gitignored; the release tarball leaves it out too).
+DOCS_DIR := $(CURDIR)/docs/build
+
+# `make test-matrix`: sanity and units on each ansible-core that meta/runtime.yml's requires_ansible
+# admits, newest patch of each minor release that installs on Python 3.11. One venv per version under
+# $(MATRIX_VENVS) and one build tree per version, so versions never share ansible-test state.
+MATRIX_ANSIBLE_CORE := 2.16.19 2.17.14 2.18.19 2.19.14
+MATRIX_VENVS := $(BUILD_ROOT)/venv-matrix
+MATRIX_CONSTRAINTS := tests/utils/constraints-matrix.txt
+matrix_build = $(BUILD_ROOT)/matrix-$(1)/ansible_collections/veeam/enterprise_manager
+
 .PHONY: help venv sanity-system-deps integration-system-deps build-tree get-pip-standin no-sanity-ignores \
-	sanity units integration lint test demo bench clean
+	sanity units integration lint ecosystem awx-test docs test test-matrix demo bench clean
 
 help:
 	@echo "make venv         create .venv with the pinned tools (fast when up to date)"
@@ -51,7 +62,11 @@ help:
 	@echo "make units        ansible-test units --python $(TEST_PYTHON_VERSION)"
 	@echo "make integration  ansible-test integration against the TLS EM simulator"
 	@echo "make lint         ansible-lint (production profile) and antsibull-changelog lint"
-	@echo "make test         sanity, units, integration and lint, stopping at the first failure"
+	@echo "make ecosystem    ansible-galaxy build, galaxy-importer, antsibull-docs lint, ansible-builder introspect"
+	@echo "make awx-test     the audit as an AWX job (ansible-runner, injected credential) against the simulator"
+	@echo "make docs         HTML docsite with antsibull-docs into docs/build/"
+	@echo "make test         sanity, units, integration, lint, ecosystem, awx-test and docs, stopping at the first failure"
+	@echo "make test-matrix  sanity and units on ansible-core $(MATRIX_ANSIBLE_CORE) (not part of make test)"
 	@echo "make demo         run tests/demo/demo.yml against the simulator"
 	@echo "make bench        run tests/bench/run_bench.py"
 	@echo "make clean        remove .venv, .build and test output"
@@ -108,11 +123,51 @@ lint: build-tree
 		$(VENV_BIN)/ansible-lint --profile production roles/ playbooks/
 	cd "$(COLLECTION_BUILD)" && $(VENV_BIN)/antsibull-changelog lint
 
+# What Galaxy / Automation Hub, the docsite and ansible-builder make of the release tarball.
+ecosystem: build-tree
+	cd "$(COLLECTION_BUILD)" && env NO_COLOR=1 PATH="$(VENV_BIN):$$PATH" tests/utils/check_ecosystem.sh .
+
+awx-test: build-tree
+	$(WITH_SIMULATOR) -- "$(VENV_PYTHON)" -m pytest -p no:cacheprovider --basetemp="$(BUILD_ROOT)/awx-test" \
+		--rootdir="$(COLLECTION_BUILD)" "$(COLLECTION_BUILD)/tests/awx"
+
+docs: build-tree
+	env PATH="$(VENV_BIN):$$PATH" tests/utils/build_docs.sh "$(COLLECTION_BUILD)" "$(DOCS_DIR)"
+
 test:
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory units
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory ecosystem
+	$(MAKE) --no-print-directory awx-test
+	$(MAKE) --no-print-directory docs
+
+# Every version runs even when an earlier one fails, so one run shows the whole picture.
+test-matrix:
+	@failed=""; \
+	for version in $(MATRIX_ANSIBLE_CORE); do \
+		$(MAKE) --no-print-directory "matrix-$$version" || failed="$$failed $$version"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-matrix: failed on ansible-core$$failed" >&2; exit 1; fi; \
+	echo "test-matrix: sanity and units passed on ansible-core $(MATRIX_ANSIBLE_CORE)"
+
+$(MATRIX_VENVS)/%/.installed-stamp: $(MATRIX_CONSTRAINTS)
+	@[ -x "$(MATRIX_VENVS)/$*/bin/python" ] || "$(PYTHON)" -m venv "$(MATRIX_VENVS)/$*"
+	"$(MATRIX_VENVS)/$*/bin/python" -m pip install --disable-pip-version-check --quiet \
+		-c $(MATRIX_CONSTRAINTS) "ansible-core==$*"
+	"$(MATRIX_VENVS)/$*/bin/python" tests/utils/install_get_pip_standin.py
+	@touch "$@"
+
+# Sanity and units with ansible-core $*; the matrix venv's python3.11 comes first on PATH, as for ANSIBLE_TEST.
+matrix-%: $(MATRIX_VENVS)/%/.installed-stamp no-sanity-ignores sanity-system-deps
+	@"$(PYTHON)" tests/utils/sync_build_tree.py "$(CURDIR)" "$(call matrix_build,$*)"
+	@echo "== ansible-core $*: sanity"
+	cd "$(call matrix_build,$*)" && env PATH="$(MATRIX_VENVS)/$*/bin:$$PATH" \
+		"$(MATRIX_VENVS)/$*/bin/ansible-test" sanity $(ANSIBLE_TEST_OPTIONS)
+	@echo "== ansible-core $*: units"
+	cd "$(call matrix_build,$*)" && env PATH="$(MATRIX_VENVS)/$*/bin:$$PATH" \
+		"$(MATRIX_VENVS)/$*/bin/ansible-test" units $(ANSIBLE_TEST_OPTIONS) --venv --requirements
 
 demo: build-tree
 	$(WITH_SIMULATOR) -- env ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_PATH)" PATH="$(VENV_BIN):$$PATH" \
@@ -125,4 +180,4 @@ clean:
 	@for state_dir in $(SIMULATOR_STATES); do \
 		if [ -d "$$state_dir" ]; then tests/utils/simulator.sh stop "$$state_dir" || true; fi; \
 	done
-	rm -rf "$(VENV)" "$(BUILD_ROOT)" tests/output $(INTEGRATION_CONFIG)
+	rm -rf "$(VENV)" "$(BUILD_ROOT)" "$(DOCS_DIR)" tests/output $(INTEGRATION_CONFIG)

@@ -321,7 +321,7 @@ def _task_durations(events):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--audit-runs", type=int, default=2)
     parser.add_argument("--skip-audit", action="store_true")
@@ -351,7 +351,7 @@ def main(argv=None):
     try:
         with bl.Simulator(os.path.join(scratch, "simulator"), SIM_ARGS) as sim:
             bench = Bench(sim, facts, options, scratch)
-            bl.log("simulator up at %s (pid %d)" % (sim.url, sim.pid))
+            bl.log("simulator up at %s (pid %s)" % (sim.url, sim.pid))
             steps = [bench.warm_up, bench.simulator_check, bench.fetch_100k, bench.compare_10k, bench.latency, bench.engine_100k]
             if not options.skip_profile:
                 steps.append(bench.stage_profile)

@@ -27,6 +27,10 @@ if [ "${count}" -lt 5 ]; then
     echo "expected the password and two caller sessions (token and GUID each) in ${secrets}, got ${count} lines" >&2
     exit 1
 fi
+# The check must work: every secret is found in a text that contains it.
+while IFS= read -r secret; do
+    printf 'before %s after\n' "${secret}" | grep -q -F -e "${secret}" || { echo "the grep misses a secret" >&2; exit 1; }
+done <"${secrets}"
 leaks="$(grep -c -F -f "${secrets}" "${log}" || true)"
 rm -f "${secrets}"
 if [ "${leaks}" -ne 0 ]; then
@@ -43,11 +47,10 @@ for crash in 'Traceback (most recent call last)' 'MODULE FAILURE' 'module_stderr
     fi
 done
 
-# validate_certs: false warns exactly once per module run and per lookup run (tls.yml makes one of each).
-warnings="$(grep -c -E '^\[WARNING\]: TLS certificate verification is disabled' "${log}" || true)"
-if [ "${warnings}" -ne 2 ]; then
-    grep -n 'TLS certificate verification is disabled' "${log}" | cut -c1-200
-    echo "expected 2 validate_certs warnings (one module run, one lookup run), got ${warnings}" >&2
+# validate_certs: false is announced by an Ansible warning (the module's count is checked in tls.yml; Ansible shows
+# identical warnings once per run), and urllib3's per-request InsecureRequestWarning is not shown (checked above).
+if ! grep -q -E '^\[WARNING\]: TLS certificate verification is disabled' "${log}"; then
+    echo "no validate_certs warning in the output" >&2
     exit 1
 fi
 echo "reliability_faults: passed; no secret, traceback or crash in $(wc -l <"${log}") lines of -vvvv output"

@@ -7,6 +7,8 @@ empty after the probe, and logoff after an unexpected exception. See docs/reliab
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import client as client_module
@@ -19,6 +21,9 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors im
     IncompleteResultError,
 )
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, run_query
+from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_replica_task_session_info
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import PASSWORD, USER
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.test_modules import ENV_NAMES, run_main
 
 PAGE = 5
 EMPTY_PAGE = ('<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><CdpReplicaTaskSessions /></Entities>'
@@ -58,13 +63,19 @@ def assert_no_open_session(sim):
 @pytest.mark.parametrize("jitter", [0.5, 1.0])
 def test_backoff_is_exponential_capped_and_jittered(em_sim, monkeypatch, jitter):
     sleeps = []
+    jitter_ranges = set()
+
+    def uniform(low, high):
+        jitter_ranges.add((low, high))
+        return jitter
+
     monkeypatch.setattr(client_module.time, "sleep", sleeps.append)
-    monkeypatch.setattr(client_module.random, "uniform", lambda low, high: (low, high) == (0.5, 1.0) and jitter)
+    monkeypatch.setattr(client_module.random, "uniform", uniform)
     em_sim.faults({"on": "query", "page": 2, "action": "status", "status": 503, "times": -1})
     with pytest.raises(CommunicationError):
         fetch(em_sim, backoff_base=0.5, retries=6)
     assert sleeps == [min(BACKOFF_CAP, 0.5 * 2 ** attempt) * jitter for attempt in range(6)]
-    assert max(sleeps) <= BACKOFF_CAP
+    assert max(sleeps) <= BACKOFF_CAP and jitter_ranges == {(0.5, 1.0)}
     assert_no_open_session(em_sim)
 
 
@@ -84,6 +95,23 @@ def test_exhausted_page_names_the_page_and_ems_message(em_sim):
     message = info.value.message
     assert "(page 3)" in message and "HTTP 500" in message and "Deadlock victim" in message and "after 2 retries" in message
     assert em_sim.state()["faults_fired"] == 3
+    assert_no_open_session(em_sim)
+
+
+@pytest.mark.parametrize("env_retries, expected_attempts", [(None, 4), ("1", 2)])
+def test_module_retries_default_3_and_from_veeam_em_retries(em_sim, capsys, monkeypatch, env_retries, expected_attempts):
+    for name in ENV_NAMES:
+        monkeypatch.delenv("VEEAM_EM_" + name, raising=False)
+    if env_retries is not None:
+        monkeypatch.setenv("VEEAM_EM_RETRIES", env_retries)
+    monkeypatch.setattr(client_module, "BACKOFF_CAP", 0)
+    em_sim.faults({"on": "query", "page": 2, "action": "status", "status": 504, "times": -1})
+    code, result = run_main(cdp_replica_task_session_info, {"host": "127.0.0.1", "port": em_sim.port, "username": USER, "password": PASSWORD,
+                                                            "ca_path": em_sim.ca_file, "page_size": PAGE}, capsys)
+    assert code == 1 and "sessions" not in result
+    assert "(page 2)" in result["msg"] and "after %d retries" % (expected_attempts - 1) in result["msg"]
+    assert em_sim.state()["faults_fired"] == expected_attempts
+    assert PASSWORD not in json.dumps(result)
     assert_no_open_session(em_sim)
 
 
