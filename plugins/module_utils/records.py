@@ -9,10 +9,11 @@ case-insensitive so all three give identical records.
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from .errors import DecodeError
-from .timeutil import format_utc, parse_em_time
+from .timeutil import UTC, format_utc, parse_em_time
 
 _SNAKE_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -86,10 +87,53 @@ def _guid_from_href(href):
     return tail or None
 
 
+# Field names as EM sends them in XML and v12 JSON (the common case, read directly), and lower-cased for
+# any other casing (v13 camelCase JSON), read through a lower-cased copy of the item.
+_TASK_FIELDS = (
+    ("uid", "UID"), ("name", "Name"), ("vmdisplayname", "VmDisplayName"), ("policysessionuid", "PolicySessionUid"),
+    ("creationtimeutc", "CreationTimeUTC"), ("endtimeutc", "EndTimeUTC"), ("state", "State"), ("result", "Result"),
+    ("reason", "Reason"), ("totalsize", "TotalSize"), ("href", "Href"), ("links", "Links"),
+)
+_PASCAL_NAMES = tuple(pascal for dummy, pascal in _TASK_FIELDS)
+_LOWER_NAMES = tuple(lower for lower, dummy in _TASK_FIELDS)
+_EM_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$")
+_fromiso = datetime.datetime.fromisoformat
+
+
+def _task_time(value):
+    """(aware datetime, normalised text) for EM's usual UTC form without the general parser; same output as _time()."""
+    if isinstance(value, str):
+        match = _EM_TIME.match(value)
+        if match:
+            base, fraction = match.groups()
+            micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+            try:
+                moment = _fromiso(base).replace(microsecond=micro, tzinfo=UTC)
+            except ValueError:
+                return _time(value)  # an impossible date: the general path reports it as a DecodeError
+            return moment, base + (".%03dZ" % (micro // 1000) if micro else "Z")
+    return _time(value)
+
+
+def _pascal_links(links):
+    """normalise_links() for a list of links keyed exactly as EM's XML and v12 JSON key them."""
+    result = []
+    for link in links:
+        if not isinstance(link, dict) or "Rel" not in link:
+            return normalise_links(links)
+        result.append({"rel": link.get("Rel"), "type": link.get("Type"), "href": link.get("Href"), "name": link.get("Name")})
+    return result
+
+
 def normalise_task_session(raw):
     """A raw CdpReplicaTaskSession item -> the normalised record documented in docs/architecture.md."""
-    item = {str(key).lower(): value for key, value in raw.items()}
-    links = normalise_links(item.get("links"))
+    if "UID" in raw:
+        uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(raw.get, _PASCAL_NAMES)
+        links = _pascal_links(links) if isinstance(links, list) else normalise_links(links)
+    else:
+        item = {str(key).lower(): value for key, value in raw.items()}
+        uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(item.get, _LOWER_NAMES)
+        links = normalise_links(links)
     server_link = None
     policy_session_link = None
     for link in links:
@@ -99,25 +143,25 @@ def normalise_task_session(raw):
             server_link = link
         elif link["type"] == "CdpReplicaSessionReference":
             policy_session_link = link
-    created, created_text = _time(item.get("creationtimeutc"))
-    ended, ended_text = _time(item.get("endtimeutc"))
+    created, created_text = _task_time(created)
+    ended, ended_text = _task_time(ended)
     server_guid = _guid_from_href(server_link["href"]) if server_link else None
     return {
-        "uid": _text(item.get("uid")),
-        "name": _text(item.get("name")),
-        "vm_display_name": _text(item.get("vmdisplayname")),
-        "policy_session_uid": _text(item.get("policysessionuid")),
+        "uid": _text(uid),
+        "name": _text(name),
+        "vm_display_name": _text(vm),
+        "policy_session_uid": _text(policy_session),
         "policy_session_name": policy_session_link["name"] if policy_session_link else None,
         "backup_server_uid": "urn:veeam:BackupServer:%s" % server_guid if server_guid else None,
         "backup_server_name": server_link["name"] if server_link else None,
         "creation_time_utc": created_text,
         "end_time_utc": ended_text,
-        "state": _text(item.get("state")),
-        "result": _text(item.get("result")),
-        "reason": _text(item.get("reason")),
-        "total_size": _int(item.get("totalsize")),
+        "state": _text(state),
+        "result": _text(result),
+        "reason": _text(reason),
+        "total_size": _int(size),
         "duration_seconds": round((ended - created).total_seconds(), 3) if created and ended else None,
-        "href": _text(item.get("href")),
+        "href": _text(href),
         "links": links,
     }
 
