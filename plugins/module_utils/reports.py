@@ -63,8 +63,15 @@ def _evidence_meta(report):
         return [("EM servers", ", ".join("%s (%s)" % (em.get("em_host"), em.get("status")) for em in report.get("ems", ())))]
     return [
         ("EM host", evidence.get("em_host")), ("API version", evidence.get("api_version")),
-        ("Collection version", evidence.get("collection_version")), ("Query", evidence.get("query")),
+        ("Collection version", evidence.get("collection_version")), ("Query", _query_text(evidence.get("query"))),
     ]
+
+
+def _query_text(query):
+    """The query evidence as compact JSON (the audit module records it as a dict), or as given."""
+    if isinstance(query, (dict, list)):
+        return json.dumps(query, sort_keys=True, ensure_ascii=False)
+    return query
 
 
 def _window_text(report):
