@@ -148,7 +148,6 @@ def run_job(private_data_dir, collections_dir, credential_type, credential, surv
         'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
         'ANSIBLE_COLLECTIONS_PATHS': collections_dir,
         'ANSIBLE_COLLECTIONS_PATH': collections_dir,
-        'ANSIBLE_FORCE_COLOR': 'False',
         'ANSIBLE_LOCAL_TEMP': os.path.join(private_data_dir, 'tmp'),
         'ANSIBLE_HOME': os.path.join(private_data_dir, 'ansible-home'),
     })

@@ -89,14 +89,14 @@ class Bench:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _last_lines(self, name, count=None):
+    def _last_lines(self, name, count=0):
         path = os.path.join(self.scratch, name)
         if not os.path.exists(path):
             return []
         with open(path, encoding="utf-8") as handle:
             lines = [json.loads(line) for line in handle if line.strip()]
         os.unlink(path)
-        return lines if count is None else lines[-count:]
+        return lines[-count:] if count else lines
 
     def play(self, playbook, extra_vars, measure_module=False):
         env = dict(self.env)
