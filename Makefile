@@ -62,7 +62,7 @@ help:
 	@echo "make venv         create .venv with the pinned tools (fast when up to date)"
 	@echo "make sanity       ansible-test sanity --python $(TEST_PYTHON_VERSION) (no ignore files allowed)"
 	@echo "make units        ansible-test units --python $(TEST_PYTHON_VERSION)"
-	@echo "make integration  ansible-test integration against the TLS EM simulator"
+	@echo "make integration  ansible-test integration against the TLS EM simulator (TARGETS=\"a b\" for some)"
 	@echo "make lint         ansible-lint (production profile) and antsibull-changelog lint"
 	@echo "make ecosystem    ansible-galaxy build, galaxy-importer, antsibull-docs lint, ansible-builder introspect"
 	@echo "make awx-test     the audit as an AWX job (ansible-runner, injected credential) against the simulator"
@@ -119,7 +119,7 @@ _integration-with-simulator:
 	EM_USERNAME="$$VEEAM_EM_USERNAME" EM_PASSWORD="$$VEEAM_EM_PASSWORD" \
 		"$(VENV_PYTHON)" tests/utils/render_template.py $(INTEGRATION_TEMPLATE) $(INTEGRATION_CONFIG)
 	cp $(INTEGRATION_CONFIG) "$(COLLECTION_BUILD)/$(INTEGRATION_CONFIG)"
-	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) integration $(ANSIBLE_TEST_OPTIONS)
+	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) integration $(ANSIBLE_TEST_OPTIONS) $(TARGETS)
 
 lint: build-tree
 	cd "$(COLLECTION_BUILD)" && env NO_COLOR=1 PATH="$(VENV_BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_PATH)" \

@@ -28,3 +28,15 @@ attributes:
     support: N/A
     details: The module changes nothing.
 """
+
+    IN_PROCESS = r"""
+options: {}
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - When the task runs on the controller (connection C(local), no C(become), no task C(environment), not async), the query runs
+        inside the controller process, which saves serialising every record between processes. Otherwise the module runs as usual.
+        Results, warnings and errors are the same either way.
+"""

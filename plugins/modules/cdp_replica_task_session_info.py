@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - veeam.enterprise_manager.query.CDP_FILTERS
   - veeam.enterprise_manager.attributes
   - veeam.enterprise_manager.attributes.info_module
+  - veeam.enterprise_manager.attributes.in_process
 seealso:
   - module: veeam.enterprise_manager.session
   - module: veeam.enterprise_manager.query_info

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - veeam.enterprise_manager.query.GENERIC
   - veeam.enterprise_manager.attributes
   - veeam.enterprise_manager.attributes.info_module
+  - veeam.enterprise_manager.attributes.in_process
 seealso:
   - module: veeam.enterprise_manager.cdp_replica_task_session_info
   - plugin: veeam.enterprise_manager.query

@@ -168,8 +168,8 @@ class Bench:
         return {
             "fetch_100k_wall_s": bl.median([_work_seconds(run) for run in runs]),
             "fetch_100k_playbook_wall_s": bl.median([run["wall_s"] for run in runs]),
-            "fetch_100k_peak_rss_mb": bl.median([run["module_peak_rss_mb"] for run in runs]),
-            "fetch_100k_module_process_s": bl.median([run["module_wall_s"] for run in runs]),
+            "fetch_100k_peak_rss_mb": bl.median([_task_process_peak(run) for run in runs]),
+            "fetch_100k_module_process_s": bl.median([run.get("module_wall_s", 0.0) for run in runs]),
             "fetch_100k_controller_peak_rss_mb": bl.median([_controller_peak(run) for run in runs]),
             "fetch_100k_task_to_result_s": bl.median([run["tasks"][0]["seconds"] for run in runs]),
         }
@@ -291,6 +291,13 @@ class Bench:
         stages = profile_paths.stage_profile(self.sim, tuple(self.facts["window_100k"]), 100000, bl.RESULTS_DIR)
         self.raw["stage_profile_100k"] = stages
         return stages
+
+
+def _task_process_peak(run):
+    """Peak RSS of the process that ran the query: the module's, or the controller worker's when the task ran in-process."""
+    if "module_peak_rss_mb" in run:
+        return run["module_peak_rss_mb"]
+    return run["sampled_peak_rss_mb"].get("controller_worker", 0.0)
 
 
 def _controller_peak(run):

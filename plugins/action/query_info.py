@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Runs query_info in the controller process when the task runs locally (see plugin_utils/info_action.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import GENERIC_ARGUMENT_SPEC, prepare_generic_query
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.info_action import InfoQueryAction
+
+
+class ActionModule(InfoQueryAction):
+    EXTRA_ARGUMENT_SPEC = GENERIC_ARGUMENT_SPEC
+    PREPARE = staticmethod(prepare_generic_query)
