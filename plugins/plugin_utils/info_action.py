@@ -50,7 +50,8 @@ class InfoQueryAction(ActionBase):
         return (
             getattr(self._connection, "transport", None) == "local"
             and not self._task.async_val
-            and not self._task.environment
+            # Ansible keeps [{}] when no environment is set.
+            and not any(self._task.environment or ())
             and not self._play_context.become
             and HAS_REQUESTS and HAS_DEFUSEDXML and HAS_JMESPATH
         )
@@ -65,7 +66,8 @@ class InfoQueryAction(ActionBase):
         try:
             dummy, params = self.validate_argument_spec(argument_spec=argument_spec)
         except AnsibleActionFail as exc:
-            result.update(failed=True, msg=str(exc))
+            # Name the module as the module path would, not this plugin's Python path.
+            result.update(failed=True, msg=str(exc).replace("(%s)" % self._load_name, "(%s)" % self._task.action))
             return result
         task = _TaskParams(params)
         try:
