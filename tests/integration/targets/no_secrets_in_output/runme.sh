@@ -44,7 +44,7 @@ while IFS= read -r secret; do
     fi
 done <"${secrets}"
 
-# The verbose output is real: it shows module arguments and the lookups ran.
+# The verbose output is real: it shows module arguments (the module-process path) and the lookups ran.
 for expected in 'plugins/modules/cdp_replica_task_session_info.py' \
         '"session_id": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' \
         'cdp_replica_task_sessions: querying CdpReplicaTaskSession'; do
