@@ -13,9 +13,8 @@ import datetime
 
 from .client import QuerySpec
 from .compliance import ComplianceEvaluator, resolve_window
-from .errors import InvalidInputError
 from .filters import all_of, any_of, comparison, wrap_raw
-from .query import MAX_PAGE_SIZE, _text_values
+from .query import paging_limits, text_values
 from .records import normalise_generic, normalise_task_session
 from .timeutil import format_utc
 from .version import COLLECTION_VERSION
@@ -27,15 +26,13 @@ UID_CHUNK = 40
 
 def prepare_audit(params):
     """Validate the audit options before any request; returns (evaluator, task query spec, settings)."""
-    page_size = params.get("page_size") or MAX_PAGE_SIZE
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInputError("page_size", "%d is out of range." % page_size, "Use a number from 1 to %d." % MAX_PAGE_SIZE)
+    page_size, max_records = paging_limits(params)
     window = {"start": params.get("window_start") or "-24h", "end": params.get("window_end") or "now"}
     now, start, end = resolve_window(window, params.get("now"))
     scope_terms = []
     for option, field in (("vm_display_name", "VmDisplayName"), ("backup_server_name", "BackupServerName")):
         if params.get(option) is not None:
-            scope_terms.append(any_of([comparison(field, "==", value) for value in _text_values(option, params[option])]))
+            scope_terms.append(any_of([comparison(field, "==", value) for value in text_values(option, params[option])]))
     scope_terms.append(wrap_raw(params.get("filter")))
     # Sessions overlapping the window: created before it ends, and ended after it starts or still open.
     window_terms = [comparison("CreationTimeUTC", "<=", end), any_of([comparison("EndTimeUTC", ">=", start), comparison("State", "!=", "Completed")])]
@@ -45,9 +42,6 @@ def prepare_audit(params):
                      plural="CdpReplicaTaskSessions", pin_field="CreationTimeUTC")
     evaluator = ComplianceEvaluator(rules=params.get("rules"), now=now, window={"start": start, "end": end},
                                     expected_vms=params.get("expected_vms"), waivers=params.get("waivers"))
-    max_records = params.get("max_records")
-    if max_records is not None and max_records < 1:
-        raise InvalidInputError("max_records", "%d is not a positive number." % max_records, "Use 1 or more, or leave it unset.")
     return evaluator, spec, {"start": start, "end": end, "now": now, "max_records": max_records,
                              "include_policies": params.get("include_policies", True)}
 

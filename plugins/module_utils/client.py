@@ -32,6 +32,7 @@ from .errors import (
     TLSError,
 )
 from .filters import all_of, quote as quote_literal
+from .records import record_uid
 
 try:
     import requests
@@ -543,7 +544,7 @@ class QueryIterator:
         normalise = self.spec.normalise
         seen = self._seen
         for raw in page.items:
-            uid = raw.get("UID") or raw.get("uid") or raw.get("Uid")
+            uid = record_uid(raw)
             if uid is not None:
                 if uid in seen:
                     continue

@@ -15,8 +15,8 @@ import traceback
 from .client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, EmClient
 from .decode import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
 from .errors import EmError
-from .options import ConnectionConfig
-from .query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, run_query, truncation_warning
+from .options import ConnectionConfig, connection_argument_spec
+from .query import HAS_JMESPATH, JMESPATH_IMPORT_ERROR, QUERY_ARGUMENT_SPEC, run_query, truncation_warning
 
 
 def check_libraries(module):
@@ -47,3 +47,10 @@ def run_info_query(module, client, prepare):
     if result["truncated"]:
         module.warn(truncation_warning(result, prepared.max_records))
     return dict(changed=False, **result)
+
+
+def info_argument_spec(extra):
+    """The query info modules' argument spec: connection options, query options, then the module's own."""
+    spec = dict(connection_argument_spec(), **QUERY_ARGUMENT_SPEC)
+    spec.update(extra)
+    return spec

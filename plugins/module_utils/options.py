@@ -37,20 +37,14 @@ CONNECTION_OPTIONS = {
 INI_SECTION = "veeam_enterprise_manager"
 
 
-def connection_argument_spec(overrides=None):
-    """AnsibleModule argument spec entries for the connection options, with env fallbacks.
-
-    ``overrides`` adjusts single entries per module (the session module returns the
-    session id, so there it must not be a no_log input).
-    """
+def connection_argument_spec():
+    """AnsibleModule argument spec entries for the connection options, with env fallbacks."""
     spec = {}
     for name, option in CONNECTION_OPTIONS.items():
         entry = {"type": option["type"], "no_log": option["no_log"], "fallback": (env_fallback, [option["env"]])}
         if option["default"] is not None:
             entry["default"] = option["default"]
         spec[name] = entry
-    for name, changes in (overrides or {}).items():
-        spec[name].update(changes)
     return spec
 
 

@@ -116,7 +116,7 @@ class PreparedQuery:
         self.projection_text = projection_text
 
 
-def _text_values(option, value):
+def text_values(option, value):
     """A string or a list of strings (ORed). Ansible's list type would split on commas; names and reasons contain commas."""
     values = value if isinstance(value, (list, tuple)) else [value]
     if not values:
@@ -132,7 +132,7 @@ def _text_values(option, value):
 def _choice_values(option, value, choices):
     canonical = {choice.lower(): choice for choice in choices}
     result = []
-    for item in _text_values(option, value):
+    for item in text_values(option, value):
         key = item.strip().lower()
         if key not in canonical:
             raise InvalidInputError(option, "%r is not one of %s." % (item, ", ".join(choices)), "Use one of those values (case does not matter).")
@@ -140,7 +140,8 @@ def _choice_values(option, value, choices):
     return result
 
 
-def _common(params, allow_entities_only=False):
+def paging_limits(params):
+    """(page_size, max_records) from the options, validated; shared by the queries and the audit."""
     page_size = params.get("page_size")
     if page_size is None:
         page_size = DEFAULT_PAGE_SIZE
@@ -149,6 +150,11 @@ def _common(params, allow_entities_only=False):
     max_records = params.get("max_records")
     if max_records is not None and max_records < 1:
         raise InvalidInputError("max_records", "%d is not a positive number." % max_records, "Use 1 or more, or leave it unset to fetch everything.")
+    return page_size, max_records
+
+
+def _common(params):
+    page_size, max_records = paging_limits(params)
     projection = None
     text = params.get("query")
     if text:
@@ -174,7 +180,7 @@ def prepare_cdp_query(params, now=None):
         if value is None:
             continue
         if kind == "text":
-            terms.append(any_of([comparison(field, operator, item) for item in _text_values(option, value)]))
+            terms.append(any_of([comparison(field, operator, item) for item in text_values(option, value)]))
         elif kind == "state":
             terms.append(any_of([comparison(field, operator, item) for item in _choice_values(option, value, CDP_STATES)]))
         elif kind == "size":

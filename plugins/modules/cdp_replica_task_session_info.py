@@ -179,9 +179,8 @@ total:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute, run_info_query
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import CDP_FILTER_ARGUMENT_SPEC, QUERY_ARGUMENT_SPEC, prepare_cdp_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute, info_argument_spec, run_info_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import CDP_FILTER_ARGUMENT_SPEC, prepare_cdp_query
 
 
 def run(module, client):
@@ -189,9 +188,7 @@ def run(module, client):
 
 
 def main():
-    argument_spec = dict(connection_argument_spec(), **QUERY_ARGUMENT_SPEC)
-    argument_spec.update(CDP_FILTER_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=info_argument_spec(CDP_FILTER_ARGUMENT_SPEC), supports_check_mode=True)
     execute(module, run)
 
 

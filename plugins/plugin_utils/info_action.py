@@ -19,9 +19,9 @@ from ansible.utils.display import Display
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import HAS_REQUESTS, EmClient
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.decode import HAS_DEFUSEDXML
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import run_info_query
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import ConnectionConfig, connection_argument_spec
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import HAS_JMESPATH, QUERY_ARGUMENT_SPEC
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import info_argument_spec, run_info_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import ConnectionConfig
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import HAS_JMESPATH
 
 display = Display()
 
@@ -61,10 +61,8 @@ class InfoQueryAction(ActionBase):
         if not self._runs_on_this_controller():
             result.update(self._execute_module(module_name=self._task.action, task_vars=task_vars))
             return result
-        argument_spec = dict(connection_argument_spec(), **QUERY_ARGUMENT_SPEC)
-        argument_spec.update(self.EXTRA_ARGUMENT_SPEC)
         try:
-            dummy, params = self.validate_argument_spec(argument_spec=argument_spec)
+            dummy, params = self.validate_argument_spec(argument_spec=info_argument_spec(self.EXTRA_ARGUMENT_SPEC))
         except AnsibleActionFail as exc:
             # Name the module as the module path would, not this plugin's Python path.
             result.update(failed=True, msg=str(exc).replace("(%s)" % self._load_name, "(%s)" % self._task.action))
