@@ -127,6 +127,14 @@ options:
         C(CreationTimeUTC), C(EndTimeUTC), C(State), C(Reason), C(TotalSize), C(VmDisplayName) (case-insensitive).
     type: str
     default: CreationTimeUTC
+  include_links:
+    description:
+      - Add EM's links (C(rel), C(type), C(href), C(name) each) to every record as C(links).
+      - Every record already carries what the links say (C(backup_server_uid), C(backup_server_name), C(policy_session_name)),
+        and the links are more than half of a record's size, so they are left out unless asked for.
+      - Only with O(format=entities); references always keep their links.
+    type: bool
+    default: false
 """
 
     GENERIC = r"""

@@ -407,16 +407,24 @@ class EmClient:
         params.append(("page", str(page)))
         return "&".join("%s=%s" % (name, quote(str(value), safe="")) for name, value in params)
 
-    def fetch_page(self, spec, filter_expression, page, page_size=None, **overrides):
+    def fetch_body(self, spec, filter_expression, page, page_size=None, **overrides):
+        """One query page as EM sent it: (body, content type). Safe to call from paging threads."""
         path = "/api/query"
         params = self.query_params(spec, filter_expression, page, page_size or spec.page_size, **overrides)
         response = self.check(self.get(path, params, page=page, accept=spec.response_format), path, page)
         self.stats["query_requests"] += 1
+        return response.content, response.headers.get("Content-Type")
+
+    @staticmethod
+    def decode_page(spec, page, fetched):
+        body, content_type = fetched
         try:
-            decoded = decode_query_page(response.content, response.headers.get("Content-Type"), spec.plural)
+            return decode_query_page(body, content_type, spec.plural)
         except DecodeError as exc:
-            raise DecodeError("page %d of the %s query: %s" % (page, spec.query_type, exc.message), path=path, page=page)
-        return decoded
+            raise DecodeError("page %d of the %s query: %s" % (page, spec.query_type, exc.message), path="/api/query", page=page)
+
+    def fetch_page(self, spec, filter_expression, page, page_size=None, **overrides):
+        return self.decode_page(spec, page, self.fetch_body(spec, filter_expression, page, page_size, **overrides))
 
     def iter_query(self, spec):
         return QueryIterator(self, spec)
@@ -521,11 +529,13 @@ class QueryIterator:
             page_no = 1
             last_page = known_pages
             while page_no <= last_page:
+                # Threads only fetch; pages are decoded here, one at a time, so the look-ahead holds compact bodies,
+                # not decoded pages (decoding is CPU under the GIL either way).
                 while pool and next_page <= last_page and len(pending) < workers * 2:
-                    pending[next_page] = pool.submit(client.fetch_page, spec, filter_expression, next_page)
+                    pending[next_page] = pool.submit(client.fetch_body, spec, filter_expression, next_page)
                     next_page += 1
                 if pool:
-                    page = pending.pop(page_no).result()
+                    page = client.decode_page(spec, page_no, pending.pop(page_no).result())
                 else:
                     page = client.fetch_page(spec, filter_expression, page_no)
                 full = len(page.items) >= page_size

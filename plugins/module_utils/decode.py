@@ -4,19 +4,23 @@
 """Decode EM response bodies (XML or JSON) into plain "raw items" and paging information.
 
 A raw item is a dict keyed by EM's own names (attributes and child elements, or JSON keys)
-in whatever case the server used; records.py normalises them. XML is parsed iteratively
-with defusedxml and refuses DOCTYPEs, entity declarations and external references.
+in whatever case the server used; records.py normalises them.
+
+XML never has an entity expanded or fetched. A UTF-8 (or ASCII, Latin-1) body without a DTD is
+read by the standard library's C parser: without a DTD a document can declare no entity and name
+no external one, so there is nothing to expand. Every other body (a DOCTYPE anywhere, another
+encoding) goes to defusedxml, which refuses DOCTYPEs, entity declarations and external references.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
+# Imported before defusedxml, which loads a pure-Python copy of this module for itself.
+from xml.etree import ElementTree
+from xml.etree.ElementTree import ParseError
 
 from .errors import DecodeError
-
-from xml.etree.ElementTree import ParseError
 
 try:
     from defusedxml import ElementTree as SafeElementTree
@@ -33,6 +37,11 @@ MAX_PAGES_COUNT = 100000000
 # Collections the EM schema declares as sequences; with a single child XML cannot show they are lists.
 LIST_WRAPPERS = frozenset(("Includes", "Excludes", "TimePeriods"))
 _INT = re.compile(r"^-?(?:0|[1-9]\d{0,17})$")
+_INT_START = frozenset("-0123456789")
+# An XML declaration's encoding; only ASCII-compatible single-byte-safe ones may skip defusedxml.
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_C_PARSER_ENCODINGS = frozenset((b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1", b"latin1"))
+_local_names = {}
 
 
 class Page:
@@ -46,19 +55,26 @@ class Page:
 
 
 def _local(tag):
-    return tag.rpartition("}")[2]
+    """{namespace}Name -> Name, cached: a page repeats a dozen tags thousands of times."""
+    name = _local_names.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2]
+        if len(_local_names) < 4096:
+            _local_names[tag] = name
+    return name
 
 
 def _leaf(text):
     """Type an XML element's text the way EM's JSON would carry it."""
     if text is None:
         return None
+    first = text[:1]
+    if first in _INT_START and _INT.match(text):
+        return int(text)
     if text == "true" or text == "True":
         return True
     if text == "false" or text == "False":
         return False
-    if _INT.match(text):
-        return int(text)
     return text if text.strip() else None
 
 
@@ -131,10 +147,29 @@ def _parse_json(body):
         raise DecodeError("EM returned malformed JSON: %s" % exc)
 
 
-def _iterparse(body):
+def _c_parser_allowed(body):
+    """True when body has no DTD and an encoding in which the check for one is exact (see the module docstring)."""
+    head = body[:256]
+    if b"\x00" in head[:4]:
+        return False  # UTF-16 or UTF-32
+    start = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    if not head.startswith(b"<", start):
+        return False
+    declared = _DECLARED_ENCODING.match(head, start)
+    if declared and declared.group(1).lower() not in _C_PARSER_ENCODINGS:
+        return False
+    return b"<!DOCTYPE" not in body and b"<!ENTITY" not in body
+
+
+def _xml_root(body):
+    """The parsed document's root element. Pages are bounded by page_size, so a whole tree per page is small."""
+    if _c_parser_allowed(body):
+        parser = ElementTree.XMLParser()
+        parser.feed(body)
+        return parser.close()
     if not HAS_DEFUSEDXML:
         raise DecodeError("the defusedxml Python library is required to read XML safely: %s" % DEFUSEDXML_IMPORT_ERROR)
-    return SafeElementTree.iterparse(io.BytesIO(body), events=("start", "end"), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    return SafeElementTree.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
 
 def _xml_errors(func):
@@ -175,25 +210,20 @@ def _page_from_paging(items, paging):
 
 @_xml_errors
 def _decode_xml_page(body):
+    root = _xml_root(body)
+    if _local(root.tag) != "QueryResult":
+        raise DecodeError("EM returned an XML %s document where a QueryResult was expected." % _local(root.tag))
     items = []
     paging = None
-    stack = []
-    for event, element in _iterparse(body):
-        if event == "start":
-            stack.append(_local(element.tag))
-            continue
-        stack.pop()
-        depth = len(stack)
-        if depth == 3 and stack[1] == "Entities":
-            items.append(element_to_raw(element))
-            element.clear()
-        elif depth == 2 and stack[1] == "Refs":
-            items.append(element_to_raw(element))
-            element.clear()
-        elif depth == 1 and _local(element.tag) == "PagingInfo":
-            paging = dict(element.attrib)
-        elif depth == 0 and _local(element.tag) != "QueryResult":
-            raise DecodeError("EM returned an XML %s document where a QueryResult was expected." % _local(element.tag))
+    for part in root:
+        name = _local(part.tag)
+        if name == "Entities":
+            for collection in part:
+                items.extend(map(element_to_raw, collection))
+        elif name == "Refs":
+            items.extend(map(element_to_raw, part))
+        elif name == "PagingInfo":
+            paging = dict(part.attrib)
     return _page_from_paging(items, paging)
 
 
@@ -258,17 +288,7 @@ def decode_query_page(body, content_type, plural=None):
 
 @_xml_errors
 def _xml_document(body):
-    root = None
-    depth = 0
-    for event, element in _iterparse(body):
-        if event == "start":
-            depth += 1
-            continue
-        depth -= 1
-        if depth == 0:
-            root = element
-    if root is None:
-        raise DecodeError("EM returned an empty XML document.")
+    root = _xml_root(body)
     return _local(root.tag), element_to_raw(root)
 
 

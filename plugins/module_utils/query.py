@@ -9,6 +9,7 @@ Everything here validates before the first request, so bad input never costs a l
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 
 from .client import QuerySpec
@@ -93,6 +94,7 @@ CDP_FILTER_ARGUMENT_SPEC = {
     "ended_after": {"type": "str"},
     "ended_before": {"type": "str"},
     "sort_by": {"type": "str", "default": "CreationTimeUTC"},
+    "include_links": {"type": "bool", "default": False},
 }
 
 GENERIC_ARGUMENT_SPEC = {
@@ -208,12 +210,19 @@ def prepare_cdp_query(params, now=None):
     spec = QuerySpec(
         CDP_TASK_TYPE, check_length(all_of(terms)), sort_field=sort_field, sort_desc=params.get("sort_order") == "desc", page_size=page_size,
         entity_format=entity_format, response_format=params.get("response_format") or "xml",
-        normalise=normalise_task_session if entity_format == "Entities" else normalise_generic,
+        normalise=task_session_normaliser(params.get("include_links")) if entity_format == "Entities" else normalise_generic,
         plural="CdpReplicaTaskSessions", pin_field="CreationTimeUTC",
     )
     if result_filter is not None and entity_format != "Entities":
         raise InvalidInputError("result", "needs format: entities; references carry no result.", "Remove result or use format: entities.")
     return PreparedQuery(spec, "sessions", max_records, result_filter, projection, text, time_checks)
+
+
+def task_session_normaliser(include_links):
+    """The record builder for task sessions; EM's links ride along only when asked for (they are most of a record's size)."""
+    if include_links:
+        return functools.partial(normalise_task_session, include_links=True)
+    return normalise_task_session
 
 
 def _sort_field(value, allowed):
@@ -243,7 +252,7 @@ def prepare_generic_query(params, now=None):
     spec = QuerySpec(
         query_type, check_length(all_of(terms)), sort_field=sort_by, sort_desc=params.get("sort_order") == "desc", page_size=page_size,
         entity_format=entity_format, response_format=params.get("response_format") or "xml",
-        normalise=normalise_task_session if is_task and entity_format == "Entities" else normalise_generic,
+        normalise=task_session_normaliser(True) if is_task and entity_format == "Entities" else normalise_generic,
         plural=PLURALS.get(key, query_type + "s"), pin_field=PINNABLE_TYPES.get(key),
     )
     return PreparedQuery(spec, "records", max_records, None, projection, text)

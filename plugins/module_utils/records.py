@@ -13,7 +13,7 @@ import datetime
 import re
 
 from .errors import DecodeError
-from .timeutil import UTC, format_utc, parse_em_time
+from .timeutil import format_utc, parse_em_time
 
 _SNAKE_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -96,23 +96,36 @@ _TASK_FIELDS = (
 )
 _PASCAL_NAMES = tuple(pascal for dummy, pascal in _TASK_FIELDS)
 _LOWER_NAMES = tuple(lower for lower, dummy in _TASK_FIELDS)
+# EM's usual form, with milliseconds that are not all zero: it is already the normalised text.
+_EM_MILLIS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.(?!000)\d{3}Z\Z")
 _EM_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$")
 _fromiso = datetime.datetime.fromisoformat
 
 
 def _task_time(value):
-    """(aware datetime, normalised text) for EM's usual UTC form without the general parser; same output as _time()."""
-    if isinstance(value, str):
-        match = _EM_TIME.match(value)
-        if match:
-            base, fraction = match.groups()
-            micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+    """(naive UTC datetime, normalised text) of a task-session time; the same text as _time() gives.
+
+    EM's usual forms are read without the general parser: this runs twice for every record.
+    """
+    if value.__class__ is str:
+        if _EM_MILLIS_TIME.match(value):
             try:
-                moment = _fromiso(base).replace(microsecond=micro, tzinfo=UTC)
+                return _fromiso(value[:23]), value
             except ValueError:
-                return _time(value)  # an impossible date: the general path reports it as a DecodeError
-            return moment, base + (".%03dZ" % (micro // 1000) if micro else "Z")
-    return _time(value)
+                pass  # an impossible date: the general path reports it as a DecodeError
+        else:
+            match = _EM_TIME.match(value)
+            if match:
+                base, fraction = match.groups()
+                micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+                try:
+                    moment = _fromiso(base).replace(microsecond=micro)
+                except ValueError:
+                    pass
+                else:
+                    return moment, base + (".%03dZ" % (micro // 1000) if micro else "Z")
+    moment, text = _time(value)
+    return (moment.replace(tzinfo=None) if moment else None), text
 
 
 def _pascal_links(links):
@@ -125,35 +138,64 @@ def _pascal_links(links):
     return result
 
 
-def normalise_task_session(raw):
-    """A raw CdpReplicaTaskSession item -> the normalised record documented in docs/architecture.md."""
+def _up_links(links):
+    """(backup server href, backup server name, policy session name) from EM's Up links."""
+    server_href = server_name = policy_session_name = None
+    for link in links:
+        if link["rel"] != "Up":
+            continue
+        kind = link["type"]
+        if kind == "BackupServerReference":
+            server_href, server_name = link["href"], link["name"]
+        elif kind == "CdpReplicaSessionReference":
+            policy_session_name = link["name"]
+    return server_href, server_name, policy_session_name
+
+
+def _pascal_up_links(links):
+    """_up_links() read straight from EM's PascalCase links, building no link records; None for any other shape."""
+    server_href = server_name = policy_session_name = None
+    for link in links:
+        if link.__class__ is not dict or "Rel" not in link:
+            return None
+        if link["Rel"] != "Up":
+            continue
+        kind = link.get("Type")
+        if kind == "BackupServerReference":
+            server_href, server_name = link.get("Href"), link.get("Name")
+        elif kind == "CdpReplicaSessionReference":
+            policy_session_name = link.get("Name")
+    return server_href, server_name, policy_session_name
+
+
+def normalise_task_session(raw, include_links=False):
+    """A raw CdpReplicaTaskSession item -> the normalised record documented in docs/architecture.md.
+
+    The record carries what EM's links say (backup server, policy session name); the links themselves,
+    most of the record's size, are added only with include_links.
+    """
     if "UID" in raw:
         uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(raw.get, _PASCAL_NAMES)
-        links = _pascal_links(links) if isinstance(links, list) else normalise_links(links)
+        facts = _pascal_up_links(links) if links.__class__ is list and not include_links else None
+        if facts is None:
+            links = _pascal_links(links) if isinstance(links, list) else normalise_links(links)
     else:
         item = {str(key).lower(): value for key, value in raw.items()}
         uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(item.get, _LOWER_NAMES)
         links = normalise_links(links)
-    server_link = None
-    policy_session_link = None
-    for link in links:
-        if link["rel"] != "Up":
-            continue
-        if link["type"] == "BackupServerReference":
-            server_link = link
-        elif link["type"] == "CdpReplicaSessionReference":
-            policy_session_link = link
+        facts = None
+    server_href, server_name, policy_session_name = facts or _up_links(links)
     created, created_text = _task_time(created)
     ended, ended_text = _task_time(ended)
-    server_guid = _guid_from_href(server_link["href"]) if server_link else None
-    return {
+    server_guid = _guid_from_href(server_href)
+    record = {
         "uid": _text(uid),
         "name": _text(name),
         "vm_display_name": _text(vm),
         "policy_session_uid": _text(policy_session),
-        "policy_session_name": policy_session_link["name"] if policy_session_link else None,
+        "policy_session_name": policy_session_name,
         "backup_server_uid": "urn:veeam:BackupServer:%s" % server_guid if server_guid else None,
-        "backup_server_name": server_link["name"] if server_link else None,
+        "backup_server_name": server_name,
         "creation_time_utc": created_text,
         "end_time_utc": ended_text,
         "state": _text(state),
@@ -162,8 +204,10 @@ def normalise_task_session(raw):
         "total_size": _int(size),
         "duration_seconds": round((ended - created).total_seconds(), 3) if created and ended else None,
         "href": _text(href),
-        "links": links,
     }
+    if include_links:
+        record["links"] = links
+    return record
 
 
 def normalise_generic(raw):

@@ -147,7 +147,9 @@ sessions:
       description: EM's Href of the entity.
       type: str
     links:
-      description: EM's links, each with rel, type, href and name.
+      description:
+        - EM's links, each with rel, type, href and name.
+        - Only with O(include_links=true).
       type: list
       elements: dict
 count:

@@ -250,6 +250,7 @@ class Dataset(object):
         getbits = rng.getrandbits
         randrange = rng.randrange
         tasks = self.tasks
+        reason_turns = {'Failed': 0, 'Warning': 0}
         for vm in range(self.vm_count):
             kind = self.anomaly_of.get(vm)
             pidx = self.vm_policy[vm]
@@ -302,10 +303,15 @@ class Dataset(object):
                 else:
                     end = starts[num + 1] - randrange(100000, 400000, 1000)
                 if num in special:
+                    # Reasons go round in turn, so every data set has each one (the filter tests need the quoted
+                    # and the comma ones whatever "now" is); the draw stays, so the rest of the data set is unchanged.
                     if kind == 'failed_sessions':
-                        result, reason = 'Failed', FAILED_REASONS[randrange(len(FAILED_REASONS))]
+                        result, reasons = 'Failed', FAILED_REASONS
                     else:
-                        result, reason = 'Warning', WARNING_REASONS[randrange(len(WARNING_REASONS))]
+                        result, reasons = 'Warning', WARNING_REASONS
+                    randrange(len(reasons))
+                    reason = reasons[reason_turns[result] % len(reasons)]
+                    reason_turns[result] += 1
                     info.setdefault('sessions', []).append(guid)
                 tasks.append((guid, vm, self.covering_psession(pidx, ctime), ctime, end, state, result, reason,
                               size + (num % 4) * 64 * 1024 * 1024))

@@ -77,8 +77,9 @@ def seed_as_em_sends_it():
 
 
 def records(body, content_type=XML, plural=PLURAL):
+    """The page and its records with links, so every field of the record contract is compared."""
     page = decode_query_page(body, content_type, plural)
-    return page, [normalise_task_session(item) for item in page.items]
+    return page, [normalise_task_session(item, include_links=True) for item in page.items]
 
 
 # -- the seed example ----------------------------------------------------------------------------
@@ -100,6 +101,14 @@ def test_seed_gives_the_three_sessions_with_every_field():
     page, result = records(seed_as_em_sends_it())
     assert result == SEED_RECORDS
     assert (page.page_num, page.page_size, page.pages_count) == (1, 100, 1)
+
+
+def test_records_leave_links_out_unless_asked():
+    page = decode_query_page(seed_as_em_sends_it(), XML, PLURAL)
+    lean = [normalise_task_session(item) for item in page.items]
+    assert lean == [{key: value for key, value in record.items() if key != "links"} for record in SEED_RECORDS]
+    # What the links say is still there.
+    assert lean[0]["backup_server_name"] == "backupsrv29.tech.local" and lean[0]["policy_session_name"] == "CDP Policy@2021-06-14 15:00:24"
 
 
 def test_seed_records_have_exact_types():
@@ -195,7 +204,7 @@ def test_absent_optional_elements(extra, reason):
 def test_json_nulls_for_optional_fields():
     item = {"uid": "urn:veeam:CdpReplicaTaskSession:a1", "creationTimeUTC": "2025-06-20T10:00:00.1234567Z", "endTimeUTC": None,
             "reason": None, "totalSize": None, "links": None, "state": "Pending", "result": "None"}
-    record = normalise_task_session(item)
+    record = normalise_task_session(item, include_links=True)
     assert record["creation_time_utc"] == "2025-06-20T10:00:00.123Z"
     assert record["end_time_utc"] is None and record["total_size"] is None and record["links"] == []
     assert record["result"] == "None" and record["state"] == "Pending"
@@ -219,6 +228,32 @@ def test_doctype_and_entities_are_refused(body, decoder):
             decode_document(body.encode("utf-8"), XML)
     assert "DOCTYPE" in info.value.message
     assert "root:" not in info.value.message  # no /etc/passwd content
+
+
+@pytest.mark.parametrize("codec, declared", [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16LE"), ("utf-16-be", "UTF-16BE"),
+                                             ("utf-32", "UTF-32"), ("cp037", "IBM037")])
+def test_doctype_in_other_encodings_is_refused(codec, declared):
+    # A byte search for <!DOCTYPE cannot see it in these encodings, so such bodies must go to defusedxml.
+    body = ('<?xml version="1.0" encoding="%s"?>' % declared + BILLION_LAUGHS.split("?>", 1)[1]).encode(codec)
+    with pytest.raises(DecodeError) as info:
+        decode_query_page(body, XML, PLURAL)
+    assert "DOCTYPE" in info.value.message or "malformed" in info.value.message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1", "windows-1252"])
+def test_well_formed_pages_in_other_encodings_decode_the_same(encoding):
+    text = seed_as_em_sends_it().decode("utf-8").replace("virt03-ubuntu01", "virt03-\u00fcbuntu01")
+    body = ('<?xml version="1.0" encoding="%s"?>' % encoding + text).encode(encoding)
+    expected = decode_query_page(text.encode("utf-8"), XML, PLURAL).items
+    assert decode_query_page(body, XML, PLURAL).items == expected
+    assert expected[0]["VmDisplayName"] == "virt03-\u00fcbuntu01"
+
+
+def test_doctype_after_a_comment_or_declaration_is_refused():
+    body = ('<?xml version="1.0" encoding="UTF-8"?><!-- generated --><!DOCTYPE QueryResult [<!ENTITY a "b">]>'
+            '<QueryResult %s><Refs>&a;</Refs></QueryResult>' % NS).encode("utf-8")
+    with pytest.raises(DecodeError, match="DOCTYPE"):
+        decode_query_page(body, XML, PLURAL)
 
 
 @pytest.mark.parametrize("name, content_type", [("seed_query_result_pascal.json", JSON), ("seed_query_result_camel.json", JSON),
@@ -449,6 +484,28 @@ def test_arbitrary_json_documents_raise_only_em_errors(document, content_type, b
 def test_bad_timestamps_in_items_are_decode_errors(item):
     with pytest.raises(DecodeError, match="not ISO 8601"):
         normalise_task_session(item)
+
+
+@pytest.mark.parametrize("created, ended, created_text, ended_text, duration", [
+    # EM's usual millisecond form is kept as it is.
+    ("2021-06-15T07:00:06.787Z", "2021-06-15T15:00:08.847Z", "2021-06-15T07:00:06.787Z", "2021-06-15T15:00:08.847Z", 28802.06),
+    # All-zero milliseconds and shorter or longer fractions are normalised to the one text form.
+    ("2021-06-15T07:00:06.000Z", "2021-06-15T07:00:07.5Z", "2021-06-15T07:00:06Z", "2021-06-15T07:00:07.500Z", 1.5),
+    ("2021-06-15T07:00:06.1234567Z", "2021-06-15T07:00:06.2Z", "2021-06-15T07:00:06.123Z", "2021-06-15T07:00:06.200Z", 0.077),
+    # Offsets go through the general parser; durations mix both paths correctly.
+    ("2021-06-15T09:00:06.787+02:00", "2021-06-15T07:00:16.787Z", "2021-06-15T07:00:06.787Z", "2021-06-15T07:00:16.787Z", 10.0),
+    ("2021-06-15T07:00:06.787Z", "2021-06-15T03:00:16-04:00", "2021-06-15T07:00:06.787Z", "2021-06-15T07:00:16Z", 9.213),
+    ("2021-06-15", None, "2021-06-15T00:00:00Z", None, None),
+])
+def test_task_session_times(created, ended, created_text, ended_text, duration):
+    record = normalise_task_session({"UID": "u", "CreationTimeUTC": created, "EndTimeUTC": ended})
+    assert (record["creation_time_utc"], record["end_time_utc"], record["duration_seconds"]) == (created_text, ended_text, duration)
+
+
+@pytest.mark.parametrize("value", ["2021-02-30T07:00:06.787Z", "2021-06-15T25:00:06.787Z", "2021-06-15T07:00:06.78xZ"])
+def test_impossible_millisecond_times_are_decode_errors(value):
+    with pytest.raises(DecodeError, match="not ISO 8601"):
+        normalise_task_session({"UID": "u", "CreationTimeUTC": value})
 
 
 @pytest.mark.parametrize("links", [5, "text", [{"Rel": "Up", "Type": "BackupServerReference", "Href": 5}], [None, 3]])
