@@ -40,10 +40,12 @@ options:
     default: entities
   response_format:
     description:
-      - Ask EM for XML or JSON. Records come out identical either way (EM 12 PascalCase and EM 13 camelCase JSON included).
+      - Ask EM for JSON or XML. Records come out identical either way (EM 12 PascalCase and EM 13 camelCase JSON included).
+      - JSON is read about 2.5 times faster (one C call per page; XML needs an element tree per page).
+        XML is EM's documented representation; choose it if a JSON answer of your EM is ever not understood.
     type: str
-    choices: [xml, json]
-    default: xml
+    choices: [json, xml]
+    default: json
   query:
     description:
       - "A JMESPath expression applied on the controller to the list of records, after filtering, sorting and paging,

@@ -38,7 +38,7 @@ def prepare_audit(params):
     window_terms = [comparison("CreationTimeUTC", "<=", end), any_of([comparison("EndTimeUTC", ">=", start), comparison("State", "!=", "Completed")])]
     task_filter = all_of(window_terms + scope_terms)
     spec = QuerySpec("CdpReplicaTaskSession", task_filter, sort_field="CreationTimeUTC", page_size=page_size,
-                     response_format=params.get("response_format") or "xml", normalise=normalise_task_session,
+                     response_format=params.get("response_format") or "json", normalise=normalise_task_session,
                      plural="CdpReplicaTaskSessions", pin_field="CreationTimeUTC")
     evaluator = ComplianceEvaluator(rules=params.get("rules"), now=now, window={"start": start, "end": end},
                                     expected_vms=params.get("expected_vms"), waivers=params.get("waivers"))

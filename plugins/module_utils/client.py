@@ -55,7 +55,7 @@ class QuerySpec:
     """What to ask EM's query service for. Built and validated by query.py."""
 
     def __init__(self, query_type, filter_expression="", sort_field=None, sort_desc=False, page_size=1000, entity_format="Entities",
-                 response_format="xml", normalise=None, plural=None, pin_field=None):
+                 response_format="json", normalise=None, plural=None, pin_field=None):
         self.query_type = query_type
         self.filter_expression = filter_expression or ""
         self.sort_field = sort_field
@@ -500,10 +500,16 @@ class QueryIterator:
             if self.total is None or received >= self.total:
                 break
             if self.passes >= attempts or (self.yielded and not self._seen):
+                if received == 0:
+                    why = ("no page held items this collection could read (if EM answers %s in a shape it does not know, "
+                           "response_format: %s reads EM's other representation)" % (
+                               self.spec.response_format.upper(), "xml" if self.spec.response_format == "json" else "json"))
+                else:
+                    why = "the result set kept changing (or EM repeated pages)"
                 raise IncompleteResultError(
-                    "EM reported %d records for the %s query but paging returned %d unique ones after %d passes: the result set kept "
-                    "changing (or EM repeated pages). No partial result is returned; run the task again." %
-                    (self.total, self.spec.query_type, received, self.passes), expected=self.total, received=received)
+                    "EM reported %d records for the %s query but paging returned %d unique ones after %d passes: %s. "
+                    "No partial result is returned; run the task again." %
+                    (self.total, self.spec.query_type, received, self.passes, why), expected=self.total, received=received)
             self.client._log("paging returned %d of %d records; fetching the pages again" % (received, self.total))
         self.completed = True
 

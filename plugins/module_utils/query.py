@@ -72,7 +72,7 @@ QUERY_ARGUMENT_SPEC = {
     "page_size": {"type": "int", "default": DEFAULT_PAGE_SIZE},
     "max_records": {"type": "int"},
     "format": {"type": "str", "default": "entities", "choices": ["entities", "references"]},
-    "response_format": {"type": "str", "default": "xml", "choices": ["xml", "json"]},
+    "response_format": {"type": "str", "default": "json", "choices": ["json", "xml"]},
     "query": {"type": "str"},
 }
 
@@ -209,7 +209,7 @@ def prepare_cdp_query(params, now=None):
     sort_field = _sort_field(params.get("sort_by") or "CreationTimeUTC", CDP_TASK_FIELDS)
     spec = QuerySpec(
         CDP_TASK_TYPE, check_length(all_of(terms)), sort_field=sort_field, sort_desc=params.get("sort_order") == "desc", page_size=page_size,
-        entity_format=entity_format, response_format=params.get("response_format") or "xml",
+        entity_format=entity_format, response_format=params.get("response_format") or "json",
         normalise=task_session_normaliser(params.get("include_links")) if entity_format == "Entities" else normalise_generic,
         plural="CdpReplicaTaskSessions", pin_field="CreationTimeUTC",
     )
@@ -251,7 +251,7 @@ def prepare_generic_query(params, now=None):
     is_task = key == CDP_TASK_TYPE.lower()
     spec = QuerySpec(
         query_type, check_length(all_of(terms)), sort_field=sort_by, sort_desc=params.get("sort_order") == "desc", page_size=page_size,
-        entity_format=entity_format, response_format=params.get("response_format") or "xml",
+        entity_format=entity_format, response_format=params.get("response_format") or "json",
         normalise=task_session_normaliser(True) if is_task and entity_format == "Entities" else normalise_generic,
         plural=PLURALS.get(key, query_type + "s"), pin_field=PINNABLE_TYPES.get(key),
     )

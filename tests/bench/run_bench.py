@@ -123,13 +123,13 @@ class Bench:
                                   ca_path=self.sim.ca_path, workers=workers)
         return EmClient(config)
 
-    def direct_query(self, window, workers=DEFAULT_WORKERS):
-        """The module's query code in this process: (seconds, result)."""
+    def direct_query(self, window, workers=DEFAULT_WORKERS, **options):
+        """The module's query code in this process (module defaults unless options say otherwise): (seconds, result)."""
         # pylint: disable=import-outside-toplevel
         from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, run_query
         started = time.perf_counter()
         with self.direct_client(workers) as client:
-            prepared = prepare_cdp_query({"created_after": window[0], "created_before": window[1]})
+            prepared = prepare_cdp_query(dict(options, created_after=window[0], created_before=window[1]))
             result = run_query(client, prepared)
         return time.perf_counter() - started, result
 
@@ -227,6 +227,13 @@ class Bench:
             self.sim.set_page_delay(0)
         self.raw["latency"] = runs
         results["latency_floor_ratio"] = results["latency_floor_ratio_100k"]
+        # The same read, no delay, per wire format side by side: what response_format costs.
+        formats = {"json": [], "xml": []}
+        for _run in range(self.options.runs):
+            for name, seconds in formats.items():
+                seconds.append(round(self.direct_query(self.facts["window_100k"], response_format=name)[0], 3))
+        self.raw["read_100k_by_format"] = formats
+        results.update({"read_100k_%s_s" % name: bl.median(seconds) for name, seconds in formats.items()})
         return results
 
     def engine_100k(self):

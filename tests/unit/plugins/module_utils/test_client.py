@@ -54,7 +54,8 @@ def headers_named(request, name):
 
 @pytest.fixture
 def baseline(em_sim):
-    result, dummy = fetch(em_sim)
+    # XML, EM's documented representation: the JSON tests compare against it.
+    result, dummy = fetch(em_sim, {"response_format": "xml"})
     em_sim.requests.clear()
     assert result["count"] == em_sim.state()["records"]["CdpReplicaTaskSession"] > 5 * PAGE
     return result
@@ -85,19 +86,24 @@ def test_no_cookies_and_exactly_one_accept_type(em_sim):
     result, dummy = fetch(em_sim)
     assert result["count"] > PAGE
     assert len(em_sim.requests) >= 4
+    queries = em_sim.query_requests()
     for request in em_sim.requests:
         assert headers_named(request, "Cookie") == []
         accept = headers_named(request, "Accept")
-        assert accept == ["application/xml"], request
-    result, dummy = fetch(em_sim, {"response_format": "json"})
+        # Queries in the default JSON; logon and logoff documents in XML.
+        assert accept == ["application/json" if request in queries else "application/xml"], request
+    result, dummy = fetch(em_sim, {"response_format": "xml"})
     queries = em_sim.query_requests()
-    assert queries and all(headers_named(request, "Accept") == ["application/json"] for request in queries[-3:])
+    assert queries and all(headers_named(request, "Accept") == ["application/xml"] for request in queries[-3:])
 
 
 def test_json_and_xml_give_identical_results(em_sim, baseline):
     for case in ("pascal", "camel"):
         em_sim.configure(json_case=case, json_bom=(case == "camel"))
         result, dummy = fetch(em_sim, {"response_format": "json"})
+        assert result["sessions"] == baseline["sessions"]
+        result, dummy = fetch(em_sim, {"response_format": "json", "include_links": True})
+        assert [record.pop("links") for record in result["sessions"]][0]
         assert result["sessions"] == baseline["sessions"]
 
 

@@ -189,7 +189,7 @@ def test_hostile_xml_response_fails_naming_the_page(em_sim, action, extra, fragm
     fault.update(extra)
     em_sim.faults(fault)
     with pytest.raises(DecodeError) as info:
-        fetch(em_sim)
+        fetch(em_sim, {"response_format": "xml"})
     assert fragment in info.value.message and "page %d " % page in info.value.message
     assert info.value.details["page"] == page
     assert_no_open_session(em_sim)
@@ -235,6 +235,8 @@ def test_pages_empty_after_a_nonzero_probe_are_never_a_complete_result(em_sim, p
         fetch(em_sim, {"page_size": page_size}, retries=1)
     assert info.value.details["received"] == 0 and info.value.details["expected"] > 0
     assert "No partial result" in info.value.message
+    # Nothing readable at all points at the other wire format.
+    assert "no page held items" in info.value.message and "response_format: xml" in info.value.message
     assert_no_open_session(em_sim)
 
 

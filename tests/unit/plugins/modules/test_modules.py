@@ -91,7 +91,7 @@ def test_cdp_argspec_defaults_and_raw_lists():
     params = parse(CDP_SPEC, {"host": "em", "username": "u", "password": "p", "vm_display_name": ["a,b", "c"], "state": "Completed"})
     assert params["port"] == 9398 and params["validate_certs"] is True and params["workers"] == 4
     assert params["page_size"] == 1000 and params["sort_order"] == "asc" and params["sort_by"] == "CreationTimeUTC"
-    assert params["format"] == "entities" and params["response_format"] == "xml"
+    assert params["format"] == "entities" and params["response_format"] == "json" and params["include_links"] is False
     # raw keeps commas inside names (a list type would split "a,b").
     assert params["vm_display_name"] == ["a,b", "c"] and params["state"] == "Completed"
 
