@@ -64,6 +64,8 @@ def _time(value):
 
 
 def _text(value):
+    if value.__class__ is str:  # the common case first: this runs eight times per record
+        return value if value.strip() else None
     if value is None:
         return None
     if isinstance(value, str):
@@ -72,6 +74,8 @@ def _text(value):
 
 
 def _int(value):
+    if value.__class__ is int:
+        return value
     if value is None or value == "":
         return None
     try:
