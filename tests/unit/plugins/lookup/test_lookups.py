@@ -207,6 +207,6 @@ def test_em_errors_become_lookup_errors(em_sim):
         get_lookup(CDP_LOOKUP).run([], {}, **sim_options(em_sim, password="wrong-password"))
     assert "user name or password" in str(info.value) and "wrong-password" not in str(info.value)
     em_sim.faults({"on": "query", "page": 1, "action": "garbage_bytes"})
-    with pytest.raises(AnsibleLookupError, match="XML"):
+    with pytest.raises(AnsibleLookupError, match="page 1 of the CdpReplicaTaskSession query: EM returned malformed JSON"):
         get_lookup(CDP_LOOKUP).run([], {}, **sim_options(em_sim))
     assert em_sim.state()["open_sessions"] == 0
