@@ -15,6 +15,7 @@ import re
 from .client import QuerySpec
 from .errors import InvalidInputError
 from .filters import all_of, any_of, check_length, comparison, generic_filters, time_value, wrap_raw
+from .gc_pause import gc_paused
 from .records import normalise_generic, normalise_task_session, snake_case
 from .timeutil import parse_em_time, utcnow
 
@@ -266,15 +267,16 @@ def run_query(client, prepared):
     result_filter = prepared.result_filter
     cap = prepared.max_records
     try:
-        for record in iterator:
-            if result_filter is not None and str(record.get("result")).lower() not in result_filter:
-                continue
-            if prepared.time_checks and not _within(record, prepared.time_checks):
-                continue
-            if cap is not None and len(records) >= cap:
-                truncated = True
-                break
-            records.append(record)
+        with gc_paused():
+            for record in iterator:
+                if result_filter is not None and str(record.get("result")).lower() not in result_filter:
+                    continue
+                if prepared.time_checks and not _within(record, prepared.time_checks):
+                    continue
+                if cap is not None and len(records) >= cap:
+                    truncated = True
+                    break
+                records.append(record)
     finally:
         iterator.close()
     if iterator.passes > 1 and prepared.spec.sort_field:

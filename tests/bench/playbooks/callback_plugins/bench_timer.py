@@ -1,6 +1,11 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Records when each task starts and when its result reaches the controller's main process (bench only)."""
+"""Records when each task starts (bench only).
+
+It takes no per-result event on purpose: ansible-core hands every callback that implements one its own
+deep copy of the result, which for 100,000 records costs about 1.8 s and would be measured as the task's.
+A task's time is therefore from its start to the next task's start.
+"""
 
 from __future__ import annotations
 
@@ -36,12 +41,6 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._event("start", task.get_name())
-
-    def v2_runner_on_ok(self, result):
-        self._event("ok", result.task_name)
-
-    def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._event("failed", result.task_name)
 
     def v2_playbook_on_stats(self, stats):
         self._event("stats", None)
