@@ -45,7 +45,8 @@ def median(values):
     middle = len(ordered) // 2
     if len(ordered) % 2:
         return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2.0
+    # Rounded so an even count does not print float noise such as 222.14999999999998.
+    return round((ordered[middle - 1] + ordered[middle]) / 2.0, 3)
 
 
 def sync_build_tree():
