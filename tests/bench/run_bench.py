@@ -336,14 +336,9 @@ def _work_seconds(run):
 
 
 def _task_durations(events):
-    """Per task: from its start to the next task's start (or the end of the play)."""
-    durations = []
-    for index, event in enumerate(events):
-        if event["event"] != "start":
-            continue
-        following = next((later for later in events[index + 1:] if later["event"] in ("start", "stats")), None)
-        durations.append({"task": event["task"], "until_next_s": round(following["t"] - event["t"], 3) if following else None})
-    return durations
+    """Per task: from its start to the next event, which the timer makes the next task's start or the end of the play."""
+    return [{"task": event["task"], "until_next_s": round(following["t"] - event["t"], 3)}
+            for event, following in zip(events, events[1:]) if event["event"] == "start"]
 
 
 def main(argv=None):
