@@ -9,11 +9,10 @@ case-insensitive so all three give identical records.
 
 from __future__ import annotations
 
-import datetime
 import re
 
 from .errors import DecodeError
-from .timeutil import format_utc, parse_em_time
+from .timeutil import em_time_text, format_utc, parse_em_time
 
 _SNAKE_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -100,36 +99,21 @@ _TASK_FIELDS = (
 )
 _PASCAL_NAMES = tuple(pascal for dummy, pascal in _TASK_FIELDS)
 _LOWER_NAMES = tuple(lower for lower, dummy in _TASK_FIELDS)
-# EM's usual form, with milliseconds that are not all zero: it is already the normalised text.
-_EM_MILLIS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.(?!000)\d{3}Z\Z")
-_EM_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$")
-_fromiso = datetime.datetime.fromisoformat
 
 
 def _task_time(value):
-    """(naive UTC datetime, normalised text) of a task-session time; the same text as _time() gives.
+    """(aware UTC datetime, normalised text) of a task-session time, as _time() gives them.
 
-    EM's usual forms are read without the general parser: this runs twice for every record.
+    Quicker than _time() for EM's own UTC text, which is kept rather than formatted again: this runs twice
+    for every record. Anything else, a bad time included (a DecodeError), goes through _time().
     """
-    if value.__class__ is str:
-        if _EM_MILLIS_TIME.match(value):
-            try:
-                return _fromiso(value[:23]), value
-            except ValueError:
-                pass  # an impossible date: the general path reports it as a DecodeError
-        else:
-            match = _EM_TIME.match(value)
-            if match:
-                base, fraction = match.groups()
-                micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
-                try:
-                    moment = _fromiso(base).replace(microsecond=micro)
-                except ValueError:
-                    pass
-                else:
-                    return moment, base + (".%03dZ" % (micro // 1000) if micro else "Z")
-    moment, text = _time(value)
-    return (moment.replace(tzinfo=None) if moment else None), text
+    try:
+        moment = parse_em_time(value)
+    except ValueError:
+        moment = None
+    if moment is None:
+        return _time(value)
+    return moment, em_time_text(value, moment)
 
 
 def _pascal_links(links):
