@@ -13,7 +13,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import (
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import (
     COMBINED_KIND,
     REPORT_KIND,
     combine_reports,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime
 
 from .client import QuerySpec
-from .compliance import ComplianceEvaluator, resolve_window
+from .compliance import ComplianceEvaluator
+from .compliance_config import resolve_window
 from .filters import all_of, any_of, comparison, wrap_raw
 from .query import paging_limits, text_values
 from .records import normalise_generic, normalise_task_session

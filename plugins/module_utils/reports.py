@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 
-from .compliance import COMBINED_KIND, human_duration
+from .compliance_report import COMBINED_KIND, human_duration
 
 FORMATS = {"json": ".json", "html": ".html", "junit": ".junit.xml", "markdown": ".md"}
 STATUS_RANK = {"non_compliant": 0, "unreachable": 0, "warning": 1, "compliant": 2}

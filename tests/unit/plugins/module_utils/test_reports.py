@@ -13,7 +13,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import reports
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import ComplianceConfigError, combine_reports, evaluate
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import evaluate
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_config import ComplianceConfigError
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import combine_reports
 
 NOW = "2025-06-15T00:00:00Z"
 HOSTILE = "<script>alert('x')</script>|*_`[a](b)&\x01"
