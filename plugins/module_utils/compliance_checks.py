@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from .compliance_config import INFO, VIOLATION, WARNING
-from .compliance_config import matches
+from .compliance_config import INFO, VIOLATION, WARNING, matches
 from .compliance_policy import text
 from .compliance_report import finding, human_duration
 from .timeutil import em_epoch, format_epoch
