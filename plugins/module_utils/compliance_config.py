@@ -277,5 +277,3 @@ def resolve_window(window=None, now=None):
     if end <= start:
         raise ComplianceConfigError("window", "the window must end after it starts (%s .. %s)" % (format_utc(start), format_utc(end)))
     return current, start, end
-
-

@@ -15,16 +15,22 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records i
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 
-PASCAL = {"UID": "urn:veeam:CdpPolicy:1", "Name": "Gold", "ScheduleEnabled": True, "PolicyScheduleOptions": {"CdpReplica": {
-    "RecoveryPointObjectiveSeconds": 30, "RecoveryPointObjectiveMinutes": 1,
-    "RPOReporting": {"MarkAsWarning": {"Enabled": True, "RPOThresholdSeconds": 30, "RPOThresholdMinutes": 0},
-                     "MarkAsFailed": {"Enabled": False, "RPOThresholdSeconds": 0, "RPOThresholdMinutes": 2}}}},
-    "CdpPolicyInfo": {"CdpReplicaPolicyInfo": {"Includes": [{"Name": "vm-a", "DisplayName": "vm-a"}, {"Name": "vm-b"}]}}}
-CAMEL = {"uid": "urn:veeam:CdpPolicy:1", "name": "Gold", "scheduleEnabled": True, "policyScheduleOptions": {"cdpReplica": {
-    "recoveryPointObjectiveSeconds": 30, "recoveryPointObjectiveMinutes": 1,
-    "rpoReporting": {"markAsWarning": {"enabled": True, "rpoThresholdSeconds": 30, "rpoThresholdMinutes": 0},
-                     "markAsFailed": {"enabled": False, "rpoThresholdSeconds": 0, "rpoThresholdMinutes": 2}}}},
-    "cdpPolicyInfo": {"cdpReplicaPolicyInfo": {"includes": [{"name": "vm-a", "displayName": "vm-a"}, {"name": "vm-b"}]}}}
+PASCAL = {
+    "UID": "urn:veeam:CdpPolicy:1", "Name": "Gold", "ScheduleEnabled": True,
+    "PolicyScheduleOptions": {"CdpReplica": {
+        "RecoveryPointObjectiveSeconds": 30, "RecoveryPointObjectiveMinutes": 1,
+        "RPOReporting": {"MarkAsWarning": {"Enabled": True, "RPOThresholdSeconds": 30, "RPOThresholdMinutes": 0},
+                         "MarkAsFailed": {"Enabled": False, "RPOThresholdSeconds": 0, "RPOThresholdMinutes": 2}}}},
+    "CdpPolicyInfo": {"CdpReplicaPolicyInfo": {"Includes": [{"Name": "vm-a", "DisplayName": "vm-a"}, {"Name": "vm-b"}]}},
+}
+CAMEL = {
+    "uid": "urn:veeam:CdpPolicy:1", "name": "Gold", "scheduleEnabled": True,
+    "policyScheduleOptions": {"cdpReplica": {
+        "recoveryPointObjectiveSeconds": 30, "recoveryPointObjectiveMinutes": 1,
+        "rpoReporting": {"markAsWarning": {"enabled": True, "rpoThresholdSeconds": 30, "rpoThresholdMinutes": 0},
+                         "markAsFailed": {"enabled": False, "rpoThresholdSeconds": 0, "rpoThresholdMinutes": 2}}}},
+    "cdpPolicyInfo": {"cdpReplicaPolicyInfo": {"includes": [{"name": "vm-a", "displayName": "vm-a"}, {"name": "vm-b"}]}},
+}
 
 
 @pytest.mark.parametrize("record", [PASCAL, CAMEL, normalise_generic(PASCAL), normalise_generic(CAMEL)])

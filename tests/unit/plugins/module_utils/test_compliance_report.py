@@ -82,6 +82,6 @@ def test_combine_only_unreachable_ems():
 
 def test_plain_and_human_duration():
     moment = datetime.datetime(2025, 6, 15, tzinfo=datetime.timezone.utc)
-    assert plain({"a": (1, moment.date()), 2: {moment}, "b": object}) == {"a": [1, "2025-06-15"], "2": ["2025-06-15T00:00:00Z"],
-                                                                         "b": str(object)}
+    expected = {"a": [1, "2025-06-15"], "2": ["2025-06-15T00:00:00Z"], "b": str(object)}
+    assert plain({"a": (1, moment.date()), 2: {moment}, "b": object}) == expected
     assert [human_duration(value) for value in (5, 900, 915, 7260, 90000, None)] == ["5s", "15m", "15m 15s", "2h 1m", "1d 1h", "unknown"]
