@@ -21,28 +21,34 @@ import operator
 import re
 from collections.abc import Mapping
 
-from .errors import InvalidInputError
+from .compliance_report import (  # noqa: F401  combine_reports: the engine's public API
+    COMBINED_KIND,
+    COMPLIANT,
+    INCOMPLETE,
+    INFO,
+    NON_COMPLIANT,
+    SCHEMA_VERSION,
+    VERDICT_ORDER,
+    VIOLATION,
+    VM_RULES,
+    WARNING,
+    ComplianceConfigError,
+    combine_reports,
+    human_duration,
+    plain,
+    worse,
+)
 from .timeutil import UTC, format_utc, parse_duration, parse_iso, parse_time, utcnow
 
-SCHEMA_VERSION = 1
 REPORT_KIND = "cdp_compliance_report"
-COMBINED_KIND = "cdp_compliance_combined_report"
 EVIDENCE_LIMIT = 20
 TIMELINE_LIMIT = 100
 # Gaps up to this long count as continuous: CDP task sessions hand over within a second.
 MAX_MERGE_TOLERANCE = 5.0
 
-VIOLATION = "violation"
-WARNING = "warning"
-INFO = "info"
 SEVERITIES = (VIOLATION, WARNING, INFO)
-COMPLIANT = "compliant"
-NON_COMPLIANT = "non_compliant"
-INCOMPLETE = "incomplete"
-VERDICT_ORDER = {COMPLIANT: 0, WARNING: 1, NON_COMPLIANT: 2, INCOMPLETE: 3}
 
-# Rules evaluated per VM may be overridden per VM, policy and backup server.
-VM_RULES = ("scope", "coverage", "rpo", "failures", "stuck", "freshness")
+# Rules evaluated per VM (VM_RULES) may be overridden per VM, policy and backup server.
 POLICY_RULES = ("policy_config",)
 GLOBAL_RULES = ("data_sufficiency",)
 RULE_IDS = VM_RULES + POLICY_RULES + GLOBAL_RULES
@@ -84,10 +90,6 @@ _interval_start = operator.itemgetter(0)
 _interval_end = operator.itemgetter(1)
 
 
-class ComplianceConfigError(InvalidInputError, ValueError):
-    """Invalid rules, waivers, window or expected scope. ``option`` names the bad key."""
-
-
 # ----------------------------------------------------------------------------- small helpers
 
 def _epoch(text):
@@ -109,23 +111,6 @@ def _iso(seconds):
     if seconds is None:
         return None
     return format_utc(_EPOCH + datetime.timedelta(seconds=seconds))
-
-
-def human_duration(seconds):
-    """Short human form: ``45s``, ``15m``, ``2h 5m``, ``3d 4h``."""
-    if seconds is None:
-        return "unknown"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return "%ds" % seconds
-    minutes, sec = divmod(seconds, 60)
-    if minutes < 60:
-        return "%dm" % minutes if not sec else "%dm %ds" % (minutes, sec)
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return "%dh" % hours if not minutes else "%dh %dm" % (hours, minutes)
-    days, hours = divmod(hours, 24)
-    return "%dd" % days if not hours else "%dd %dh" % (days, hours)
 
 
 def _norm_key(key):
@@ -197,27 +182,8 @@ def _capped(items, limit=EVIDENCE_LIMIT):
     return items[:limit], max(0, len(items) - limit)
 
 
-def plain(value):
-    """JSON-safe copy with plain types only (dict, list, str, int, float, bool, None)."""
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return format_utc(value) if isinstance(value, datetime.datetime) else value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(item) for item in value]
-    return str(value)
-
-
 def _finding(rule, code, severity, message, evidence=None):
     return {"rule": rule, "code": code, "severity": severity, "message": message, "evidence": evidence or {}, "waived": False}
-
-
-def _worse(first, second):
-    return first if VERDICT_ORDER[first] >= VERDICT_ORDER[second] else second
 
 
 def _status_of(findings):
@@ -1189,7 +1155,7 @@ class ComplianceEvaluator:
             worst = max(breaches, key=lambda vm: (vm["rpo_ratio"] or 0, vm["worst_gap_seconds"])) if breaches else None
             status = _status_of(findings)
             for vm_status in statuses:
-                status = _worse(status, vm_status)
+                status = worse(status, vm_status)
             result.append({
                 "uid": info["uid"], "name": info["name"], "known": info["known"], "platform": info["platform"],
                 "backup_server": info["backup_server"], "backup_server_uid": info["backup_server_uid"], "enabled": info["enabled"],
@@ -1368,82 +1334,3 @@ def evaluate(sessions, rules=None, now=None, window=None, expected_vms=None, wai
                                     policy_sessions=policy_sessions, truncated=truncated, evidence=evidence)
     evaluator.add_sessions(sessions or ())
     return evaluator.finish()
-
-
-# ----------------------------------------------------------------------------- several EMs
-
-def _unreachable_entry(item, index):
-    host = _text(item.get("em_host") or item.get("host") or (item.get("evidence") or {}).get("em_host") or item.get("item"))
-    error = _text(item.get("error") or item.get("msg") or item.get("message")) or "EM could not be reached"
-    return {"em_host": host or "em-%d" % (index + 1), "status": "unreachable", "verdict": INCOMPLETE, "error": error, "summary": None}
-
-
-def combine_reports(reports):
-    """One report over several EMs. Entries are per-EM reports or ``{em_host, status: unreachable, error}``
-    (a failed Ansible task result with ``failed``/``msg`` works too)."""
-    if isinstance(reports, Mapping) or not hasattr(reports, "__iter__"):
-        raise ComplianceConfigError("reports", "expected a list of per-EM reports")
-    ems, vms, policies, findings, evidence = [], [], [], [], []
-    verdict = COMPLIANT
-    issues = []
-    windows = []
-    for index, item in enumerate(reports):
-        if not isinstance(item, Mapping):
-            raise ComplianceConfigError("reports[%d]" % index, "expected a report dictionary")
-        if item.get("kind") == COMBINED_KIND:
-            raise ComplianceConfigError("reports[%d]" % index, "combined reports cannot be combined again; pass the per-EM reports")
-        if "vms" not in item or item.get("status") == "unreachable" or item.get("failed") or item.get("unreachable"):
-            entry = _unreachable_entry(item, index)
-            ems.append(entry)
-            verdict = INCOMPLETE
-            issues.append("unreachable:%s" % entry["em_host"])
-            findings.append(dict(_finding("data_sufficiency", "em_unreachable", INFO, "EM %s was unreachable: %s" % (
-                entry["em_host"], entry["error"]), {"error": entry["error"]}), em_host=entry["em_host"]))
-            continue
-        host = item.get("em_host") or (item.get("evidence") or {}).get("em_host") or "em-%d" % (index + 1)
-        ems.append({"em_host": host, "status": "ok", "verdict": item.get("verdict"), "error": None, "summary": item.get("summary"),
-                    "window": item.get("window"), "data": item.get("data")})
-        verdict = _worse(verdict, item.get("verdict", INCOMPLETE))
-        if not (item.get("data") or {}).get("complete", True):
-            issues.extend("%s:%s" % (host, issue) for issue in (item.get("data") or {}).get("issues", []))
-        windows.append(item.get("window"))
-        vms.extend(dict(vm, em_host=host) for vm in item.get("vms", ()))
-        policies.extend(dict(policy, em_host=host) for policy in item.get("policies", ()))
-        findings.extend(dict(finding, em_host=host) for finding in item.get("findings", ()))
-        evidence.append(dict(item.get("evidence") or {}, em_host=host))
-    if issues:
-        verdict = INCOMPLETE
-    counts = {COMPLIANT: 0, WARNING: 0, NON_COMPLIANT: 0}
-    for vm in vms:
-        counts[vm["status"]] = counts.get(vm["status"], 0) + 1
-    severity_counts = {VIOLATION: 0, WARNING: 0, INFO: 0}
-    waived = 0
-    for finding in _all_findings(vms, policies, findings):
-        if finding.get("waived"):
-            waived += 1
-        else:
-            severity_counts[finding.get("severity", INFO)] = severity_counts.get(finding.get("severity", INFO), 0) + 1
-    same_window = windows and all(window == windows[0] for window in windows)
-    generated = format_utc(utcnow())
-    return plain({
-        "schema_version": SCHEMA_VERSION,
-        "kind": COMBINED_KIND,
-        "verdict": verdict,
-        "em_host": None,
-        "generated_at": generated,
-        "window": windows[0] if same_window else None,
-        "data": {"complete": not issues, "truncated": any((em.get("data") or {}).get("truncated") for em in ems), "issues": issues},
-        "ems": ems,
-        "summary": {
-            "ems": len(ems), "ems_unreachable": sum(1 for em in ems if em["status"] == "unreachable"),
-            "vms": len(vms), "compliant": counts.get(COMPLIANT, 0), "warning": counts.get(WARNING, 0),
-            "non_compliant": counts.get(NON_COMPLIANT, 0),
-            "rpo_breached": sum(1 for vm in vms if vm.get("rpo_breached")),
-            "replication_failed": sum(1 for vm in vms if vm.get("replication_failed")),
-            "findings": severity_counts, "waived": waived, "policies": len(policies),
-        },
-        "findings": findings,
-        "vms": vms,
-        "policies": policies,
-        "evidence": {"generated_at": generated, "reports": evidence},
-    })
