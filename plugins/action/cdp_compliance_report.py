@@ -69,7 +69,8 @@ class ActionModule(ActionBase):
             required_one_of=[["report", "reports", "unreachable"]],
         )
         del validation
-        report = self._build_report(new_args)
+        entry = _unreachable(new_args["unreachable"]) if new_args["unreachable"] else None
+        report = combine_reports([entry]) if entry else self._build_report(new_args)
         basename = new_args["basename"] or default_basename(report)
         try:
             check_basename(basename)
@@ -87,13 +88,14 @@ class ActionModule(ActionBase):
                 files = write_reports(report, dest, formats=formats, basename=basename)
             except (OSError, ValueError) as exc:
                 raise AnsibleActionFail("Cannot write the reports to %s: %s" % (dest, to_text(exc))) from exc
-        return _result(report, files, dest, basename)
+        result = _result(report, files, dest, basename)
+        if entry:
+            result["unreachable_entry"] = entry
+        return result
 
     @staticmethod
     def _build_report(args):
         try:
-            if args["unreachable"] is not None:
-                return combine_reports([_unreachable(args["unreachable"])])
             if args["reports"] is not None:
                 if not args["reports"]:
                     raise AnsibleActionFail("reports is empty: give at least one per-EM report or unreachable entry.")

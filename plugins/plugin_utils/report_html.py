@@ -73,7 +73,8 @@ _TEMPLATE = """\
 {%- endmacro -%}
 
 {%- macro findings_list(findings) -%}
-<ul>{% for f in findings %}<li><span class="sev-{{ f.severity }}{{ ' waived' if f.waived else '' }}"><b>{{ f.severity }}</b> {{ f.rule }}/{{ f.code }}</span>: {{ f.message }}
+<ul>{% for f in findings %}<li><span class="sev-{{ f.severity }}{{ ' waived' if f.waived else '' }}">
+{{- '' }}<b>{{ f.severity }}</b> {{ f.rule }}/{{ f.code }}</span>: {{ f.message }}
 {%- if f.waived %}{% set waiver = f.waiver or {} %} <span class="muted">(waived until {{ waiver.expires }}: {{ waiver.reason }})</span>{% endif -%}
 <details><summary>evidence</summary>{{ value(f.evidence or {}) }}</details></li>{% endfor %}</ul>
 {%- endmacro -%}
@@ -87,7 +88,8 @@ _TEMPLATE = """\
 <table class="kv">
 <tr><th>Audit window</th><td>{{ window }}</td></tr>
 <tr><th>Generated</th><td>{{ report.generated_at }}</td></tr>
-<tr><th>Data complete</th><td>{% if data.complete %}yes{% else %}<b class="sev-violation">no</b>: {{ data.issues | default([], true) | join(', ') }}{% endif %}</td></tr>
+<tr><th>Data complete</th><td>{% if data.complete %}yes{% else %}<b class="sev-violation">no</b>: {{ data.issues | default([], true) | join(', ') }}
+{%- endif %}</td></tr>
 {% for label, item in meta %}<tr><th>{{ label }}</th><td>{{ '-' if item is none else item }}</td></tr>
 {% endfor %}</table><div class="cards">
 {% for label, count in cards %}<div class="card"><b>{{ 0 if count is none else count }}</b>{{ label }}</div>{% endfor %}
