@@ -9,6 +9,8 @@ code marks it safe; only the constant CSS and script are.
 
 from __future__ import annotations
 
+import html
+
 from jinja2 import Environment
 from markupsafe import Markup
 
@@ -150,10 +152,16 @@ def _worst_breach(policy):
     return "%s: %s (%sx, %s)" % (worst.get("vm"), seconds_text(worst.get("worst_gap_seconds")), worst.get("ratio"), worst.get("tier"))
 
 
+def _escape(item):
+    """Every {{ }} goes through here: None is an empty cell, text is escaped (quotes too) unless already markup."""
+    if isinstance(item, Markup):
+        return item
+    return Markup(html.escape("" if item is None else str(item), quote=True))
+
+
 def _environment():
-    # finalize: None prints as an empty cell, as it always has.
-    environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                              finalize=lambda item: "" if item is None else item)
+    # autoescape stays on as the safety net; _escape (finalize) does the escaping, in the html module's spelling.
+    environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, finalize=_escape)
     environment.filters.update(label=status_label, duration=seconds_text, worst_breach=_worst_breach, columns=_columns,
                                text=lambda item: "" if item is None else str(item))
     return environment

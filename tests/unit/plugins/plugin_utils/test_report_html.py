@@ -41,7 +41,7 @@ def _parse(text):
 def test_html_is_self_contained_and_escaped():
     text = render_html(sample_report())
     assert "<script>alert" not in text
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
     assert not re.search(r"(src|href)=\"(https?:)?//", text)
     assert "<link" not in text and "@import" not in text
     assert "Content-Security-Policy" in text
