@@ -12,8 +12,9 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import build_base_url
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import COMBINED_KIND, REPORT_KIND
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import REPORT_KIND
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import (
+    COMBINED_KIND,
     combine_reports,
     is_unreachable_entry,
     plain,

@@ -21,19 +21,16 @@ import operator
 import re
 from collections.abc import Mapping
 
-from .compliance_report import (  # noqa: F401  combine_reports: the engine's public API
-    COMBINED_KIND,
+from .compliance_report import (
     COMPLIANT,
     INCOMPLETE,
     INFO,
     NON_COMPLIANT,
     SCHEMA_VERSION,
-    VERDICT_ORDER,
     VIOLATION,
     VM_RULES,
     WARNING,
     ComplianceConfigError,
-    combine_reports,
     human_duration,
     plain,
     worse,

@@ -17,7 +17,7 @@ description:
     is given as C({em_host, status, error}) with C(status=unreachable) and makes the combined verdict at least C(incomplete).
   - Files are written atomically (temporary file and rename), so a reader never sees half a report.
   - This is an action plugin; it never connects to the managed host and never contacts EM.
-  - It is not in the C(veeam.enterprise_manager.enterprise_manager) action group, since it takes no connection options:
+  - It is not in the C(veeam.enterprise_manager.enterprise_manager) action group, since it takes no connection options;
     C(module_defaults) for that group do not reach it.
 author:
   - veeam.enterprise_manager contributors (!UNKNOWN)

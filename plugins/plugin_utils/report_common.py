@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import COMBINED_KIND
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import human_duration
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import COMBINED_KIND, human_duration
 
 # Sort order of rows (worst first); a verdict's rank is compliance_report.VERDICT_ORDER.
 STATUS_RANK = {"non_compliant": 0, "unreachable": 0, "warning": 1, "compliant": 2}

@@ -44,7 +44,7 @@ def default_basename(report):
         label = "combined"
     else:
         label = _host_label(report.get("em_host") or (ems[0].get("em_host") if ems else None)) or "em"
-    stamp = re.sub(r"[^0-9TZ]", "", str(report.get("generated_at") or "").split(".")[0].rstrip("Z")) + "Z"
+    stamp = re.sub(r"[^0-9TZ]", "", str(report.get("generated_at") or "").split(".", maxsplit=1)[0].rstrip("Z")) + "Z"
     name = _FILE_UNSAFE.sub("_", "cdp-compliance-%s-%s" % (label, stamp)).strip("._-")
     return name or "cdp-compliance"
 
