@@ -13,7 +13,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import evaluate
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import combine_reports
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.reports import RENDERERS
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_files import RENDERERS
 
 
 def cdp_compliance(sessions, rules=None, now=None, window=None, **options):
