@@ -137,11 +137,11 @@ def test_defaults_reach_the_config(captured):
 
 def test_query_options_reach_prepare(captured, monkeypatch):
     seen = []
-    original = get_lookup(CDP_LOOKUP).__class__.prepare
+    original = get_lookup(CDP_LOOKUP).__class__.prepare  # a staticmethod: query.prepare_cdp_query
 
     def spy(self, params):
         seen.append(params)
-        return original(self, params)
+        return original(params)
 
     lookup = get_lookup(CDP_LOOKUP)
     monkeypatch.setattr(lookup.__class__, "prepare", spy)
