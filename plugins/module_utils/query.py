@@ -66,6 +66,7 @@ PINNABLE_TYPES = {"cdpreplicatasksession": "CreationTimeUTC", "cdpreplicasession
 PLURALS = {"cdpreplicasession": "CdpReplicaSessions", "cdppolicy": "CdpPolicies"}
 _TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,63}$")
 
+
 class PreparedQuery:
     """A validated query plus the client-side steps applied after fetching."""
 

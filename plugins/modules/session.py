@@ -15,9 +15,9 @@ description:
   - With O(state=absent), logs off the session given in O(session_id).
   - EM ends a session after 15 minutes without requests. Log off in an C(always) section when done.
   - The returned RV(session_id) is the one secret this collection ever returns. Do not print it; C(no_log) the tasks that show it.
-  - Logging on reports C(changed=false): it changes nothing that EM manages (no job, policy, setting or data), so an audit that
-    only logs on and reads would otherwise look like it changed something. Logging off reports C(changed=true), since it ends
-    the session that later tasks were using.
+  - Logging on reports C(changed=false) because it changes nothing that EM manages (no job, policy, setting or data); an audit
+    that only logs on and reads would otherwise look like it changed something. Logging off reports C(changed=true), since it
+    ends the session that later tasks were using.
 author:
   - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:

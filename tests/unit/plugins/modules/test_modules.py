@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
