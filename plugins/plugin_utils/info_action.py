@@ -12,6 +12,8 @@ else (a remote or become connection, a task `environment`, async) runs the modul
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
@@ -44,26 +46,46 @@ def mask_secrets(result, secrets):
     remove_values() copies the whole result (seconds for 100,000 records), so it runs only when a
     secret actually occurs; finding out takes one pass over the values.
     """
-    secrets = {secret for secret in secrets if secret}
+    secrets = {str(secret) for secret in secrets if secret}
     if not secrets:
         return result
-    values = []
-    stack = [result]
-    while stack:
-        value = stack.pop()
-        kind = value.__class__
-        if kind is dict:
-            stack.extend(value.values())
-        elif kind is list or kind is tuple:
-            stack.extend(value)
-        elif kind is str:
-            values.append(value)
-        elif value is not None:
-            values.append(str(value))
-    text = "\x00".join(values)
-    if any(secret in text for secret in secrets):
+    texts, numbers = _scalars(result)
+    joined = "\x00".join(texts)
+    # remove_values also masks a number whose text contains a secret; only a secret made of number characters can.
+    numeric = [secret for secret in secrets if set(secret) <= _NUMBER_CHARACTERS]
+    if any(secret in joined for secret in secrets) or (numeric and any(secret in str(number) for number in numbers for secret in numeric)):
         return remove_values(result, secrets)
     return result
+
+
+_NUMBER_CHARACTERS = frozenset("0123456789+-.eEinfa")
+
+
+def _scalars(result):
+    """Every string and every number in a result, without recursion (a result can be large)."""
+    texts = []
+    numbers = []
+    stack = [result]
+    add_text, add_number, push = texts.append, numbers.append, stack.append
+    while stack:
+        container = stack.pop()
+        for item in container.values() if container.__class__ is dict or isinstance(container, Mapping) else container:
+            kind = item.__class__
+            if kind is str:
+                add_text(item)
+            elif kind is dict or kind is list:
+                push(item)
+            elif kind is int or kind is float:
+                add_number(item)
+            elif item is None or kind is bool:
+                continue
+            elif isinstance(item, str):  # ansible-core's tagged strings are str subclasses
+                add_text(item)
+            elif isinstance(item, (Mapping, list, tuple, set, frozenset)):
+                push(item)
+            elif isinstance(item, (int, float)):
+                add_number(item)
+    return texts, numbers
 
 
 class InfoQueryAction(ActionBase):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from ansible.module_utils.common.parameters import remove_values
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import action_loader
 from ansible.template import Templar
@@ -162,15 +163,24 @@ def test_session_ids_are_masked(em_sim):
     assert not any(secret in json.dumps(result) for secret in seen)
 
 
-@pytest.mark.parametrize("value, expected", [
-    ({"records": [{"name": "pw"}]}, {"records": [{"name": NO_LOG}]}),
-    ({"records": [{"name": "a pw b", "n": 7}], "count": 1}, {"records": [{"name": "a ******** b", "n": 7}], "count": 1}),
-    ({"records": [{"name": "clean"}]}, {"records": [{"name": "clean"}]}),
-    ({"records": [{"size": 1234}]}, {"records": [{"size": NO_LOG}]}),
+@pytest.mark.parametrize("value, secret, expected", [
+    ({"records": [{"name": "pw12"}]}, "pw12", {"records": [{"name": NO_LOG}]}),
+    ({"records": [{"name": "a pw12 b", "n": 7}], "count": 1}, "pw12", {"records": [{"name": "a ******** b", "n": 7}], "count": 1}),
+    ({"records": [{"name": "clean", "flag": True}]}, "pw12", {"records": [{"name": "clean", "flag": True}]}),
+    ({"records": [{"size": 1234}]}, "1234", {"records": [{"size": NO_LOG}]}),
+    ({"records": [{"size": 912345}]}, "1234", {"records": [{"size": NO_LOG}]}),
+    ({"records": [{"nested": ({"deep": ["x pw12"]},)}]}, "pw12", {"records": [{"nested": [{"deep": ["x ********"]}]}]}),
 ])
-def test_mask_secrets(value, expected):
-    secrets = {"pw"} if "size" not in json.dumps(value) else {"1234"}
-    assert mask_secrets(value, secrets | {None, ""}) == expected
+def test_mask_secrets_masks_as_the_module_does(value, secret, expected):
+    assert mask_secrets(value, {secret, None, ""}) == expected
+    assert mask_secrets(value, {secret}) == remove_values(value, {secret})
+
+
+def test_mask_secrets_sees_str_subclasses():
+    class TaggedStr(str):
+        pass
+
+    assert mask_secrets({"filter": TaggedStr("x==pw12")}, {"pw12"}) == {"filter": "x==********"}
 
 
 def test_mask_secrets_leaves_a_clean_result_untouched():
