@@ -16,6 +16,7 @@ from .client import QuerySpec
 from .errors import InvalidInputError
 from .filters import all_of, any_of, check_length, comparison, generic_filters, time_value, wrap_raw
 from .gc_pause import gc_paused
+from .options import DEFAULT_PAGE_SIZE
 from .records import normalise_generic, normalise_task_session, snake_case
 from .timeutil import parse_em_time, utcnow
 
@@ -29,7 +30,6 @@ except ImportError as exc:  # reported by the modules via missing_required_lib
     JMESPATH_IMPORT_ERROR = exc
 
 CDP_TASK_TYPE = "CdpReplicaTaskSession"
-DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 
 # Fields EM documents as filterable and sortable for CdpReplicaTaskSession (Result is not among them).
@@ -65,44 +65,6 @@ PINNABLE_TYPES = {"cdpreplicatasksession": "CreationTimeUTC", "cdpreplicasession
 # JSON list keys that are not simply the type name plus "s".
 PLURALS = {"cdpreplicasession": "CdpReplicaSessions", "cdppolicy": "CdpPolicies"}
 _TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,63}$")
-
-# Options common to every query module and lookup (documented in the query doc fragment).
-QUERY_ARGUMENT_SPEC = {
-    "filter": {"type": "str"},
-    "sort_order": {"type": "str", "default": "asc", "choices": ["asc", "desc"]},
-    "page_size": {"type": "int", "default": DEFAULT_PAGE_SIZE},
-    "max_records": {"type": "int"},
-    "format": {"type": "str", "default": "entities", "choices": ["entities", "references"]},
-    "response_format": {"type": "str", "default": "json", "choices": ["json", "xml"]},
-    "query": {"type": "str"},
-}
-
-CDP_FILTER_ARGUMENT_SPEC = {
-    "id": {"type": "raw"},
-    "name": {"type": "raw"},
-    "vm_display_name": {"type": "raw"},
-    "policy_session_uid": {"type": "raw"},
-    "policy_session_name": {"type": "raw"},
-    "backup_server_uid": {"type": "raw"},
-    "backup_server_name": {"type": "raw"},
-    "state": {"type": "raw"},
-    "reason": {"type": "raw"},
-    "result": {"type": "raw"},
-    "total_size_min": {"type": "int"},
-    "total_size_max": {"type": "int"},
-    "created_after": {"type": "str"},
-    "created_before": {"type": "str"},
-    "ended_after": {"type": "str"},
-    "ended_before": {"type": "str"},
-    "sort_by": {"type": "str", "default": "CreationTimeUTC"},
-    "include_links": {"type": "bool", "default": False},
-}
-
-GENERIC_ARGUMENT_SPEC = {
-    "type": {"type": "str", "required": True},
-    "filters": {"type": "dict"},
-    "sort_by": {"type": "str"},
-}
 
 
 class PreparedQuery:
@@ -159,14 +121,16 @@ def paging_limits(params):
 def _common(params):
     page_size, max_records = paging_limits(params)
     projection = None
-    text = params.get("query")
+    # jmespath is needed only when the option is set: checked here, not when the module starts.
+    text = params.get("jmespath")
     if text:
         if not HAS_JMESPATH:
-            raise InvalidInputError("query", "the jmespath Python library is not installed (%s)." % JMESPATH_IMPORT_ERROR, "Install jmespath.")
+            raise InvalidInputError("jmespath", "the jmespath Python library is not installed (%s)." % JMESPATH_IMPORT_ERROR,
+                                    "Install it (pip install jmespath) where the task runs, or leave jmespath unset.")
         try:
             projection = jmespath.compile(text)
         except jmespath.exceptions.JMESPathError as exc:
-            raise InvalidInputError("query", "not a valid JMESPath expression: %s" % exc, "See https://jmespath.org for the syntax.")
+            raise InvalidInputError("jmespath", "not a valid JMESPath expression: %s" % exc, "See https://jmespath.org for the syntax.")
     entity_format = "References" if (params.get("format") or "entities") == "references" else "Entities"
     return page_size, max_records, projection, text, entity_format
 

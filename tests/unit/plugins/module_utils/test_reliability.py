@@ -23,7 +23,7 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors im
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, run_query
 from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_replica_task_session_info
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import PASSWORD, USER
-from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.test_modules import ENV_NAMES, run_main
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.harness import ENV_NAMES, run_main
 
 PAGE = 5
 EMPTY_PAGE = ('<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><CdpReplicaTaskSessions /></Entities>'
