@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
+import requests
+import requests.adapters
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient, Ownership
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import (
@@ -18,6 +21,7 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors im
     SessionExpiredError,
     TLSError,
 )
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import ConnectionConfig
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, run_query
 from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim import server as simserver
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import INTL_PASSWORD, INTL_USER, PASSWORD
@@ -328,3 +332,118 @@ def test_scrub_masks_every_known_secret(em_sim):
     with pytest.raises(AuthError):
         with client_for(em_sim, password="hunter2-pass") as client:
             client.logon()
+
+
+# -- request(): any method -----------------------------------------------------------------------
+
+
+def test_request_get_returns_the_checked_response(em_sim):
+    with client_for(em_sim) as client:
+        response = client.request("GET", "/api/logonSessions", accept="json")
+        assert response.status_code == 200 and "json" in response.headers["Content-Type"]
+        with pytest.raises(ApiError) as info:
+            client.request("GET", "/api/noSuchResource")
+    assert info.value.status == 404 and info.value.details["method"] == "GET" and "GET /api/noSuchResource" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_request_translates_errors_of_other_methods(em_sim):
+    with client_for(em_sim) as client:
+        with pytest.raises(ApiError) as info:
+            client.request("post", "/api/query", params="type=CdpPolicy", body="<x/>", content_type="xml")
+    assert info.value.status == 405 and info.value.details["method"] == "POST" and "POST /api/query" in info.value.message
+    query = em_sim.query_requests()[0]
+    assert query["method"] == "POST" and headers_named(query, "Content-Type") == ["application/xml"]
+    assert_no_open_session(em_sim)
+
+
+def test_request_logs_on_again_after_expiry_and_scrubs_secrets(em_sim):
+    with client_for(em_sim) as client:
+        client.logon()
+        em_sim.expire()
+        assert client.request("GET", "/api/querySvc").status_code == 200
+        assert client.stats["relogons"] == 1
+        em_sim.faults({"on": "any", "action": "status", "status": 400, "message": "password %s" % PASSWORD})
+        with pytest.raises(ApiError) as info:
+            client.request("PUT", "/api/querySvc", body="{}", content_type="json")
+    _assert_secret_free(info.value, PASSWORD)
+    assert "********" in info.value.message and "Check the request's parameters and body" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_request_with_a_borrowed_session_that_expired(em_sim):
+    with client_for(em_sim) as owner:
+        owner.ownership = Ownership.HANDED_OUT
+        token = owner.logon()
+    em_sim.expire()
+    with client_for(em_sim, session_id=token, username=None, password=None) as client:
+        with pytest.raises(SessionExpiredError) as info:
+            client.request("DELETE", "/api/querySvc")
+    assert info.value.details["method"] == "DELETE" and em_sim.state()["logons"] == 1
+
+
+class FakeTransport(requests.adapters.BaseAdapter):
+    """Answers every request from a script: a status code, or an exception to raise. Records what was sent."""
+
+    def __init__(self, *script):
+        super().__init__()
+        self.script = list(script)
+        self.sent = []
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        self.sent.append(request)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        response = requests.Response()
+        response.status_code = step
+        response.headers["Content-Type"] = "application/xml"
+        response.raw = io.BytesIO(b"<Error Message='simulated' />" if step >= 400 else b"")
+        response.request = request
+        response.url = request.url
+        return response
+
+    def close(self):
+        pass
+
+
+def fake_client(*script, retries=3):
+    transport = FakeTransport(*script)
+    config = ConnectionConfig.from_options({"host": "em.example.com", "session_id": "c2Vzc2lvbg==", "retries": retries})
+    client = EmClient(config, backoff_base=0)
+    client.session.mount("https://", transport)
+    return client, transport
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "GET"])
+@pytest.mark.parametrize("failure", [503, 500, requests.exceptions.ReadTimeout("slow"), requests.exceptions.ConnectionError("reset")],
+                         ids=["503", "500", "timeout", "reset"])
+def test_idempotent_methods_are_retried(method, failure):
+    client, transport = fake_client(failure, failure, 204)
+    with client:
+        response = client.request(method, "/api/cdpPolicies/1", body="<CdpPolicy/>" if method == "PUT" else None, expected=(204,))
+    assert response.status_code == 204
+    assert [request.method for request in transport.sent] == [method] * 3 and client.stats["retries"] == 2
+
+
+@pytest.mark.parametrize("failure, error", [(503, ApiError), (500, ApiError), (requests.exceptions.ReadTimeout("slow"), CommunicationError),
+                                            (requests.exceptions.ConnectionError("reset"), CommunicationError)],
+                         ids=["503", "500", "timeout", "reset"])
+def test_post_is_never_sent_twice(failure, error):
+    client, transport = fake_client(failure, 201)
+    with client:
+        with pytest.raises(error) as info:
+            client.request("POST", "/api/cdpPolicies", body='{"Name": "p\u00e9"}', content_type="json", expected=(201,))
+    assert len(transport.sent) == 1 and client.stats["retries"] == 0
+    assert "POST /api/cdpPolicies" in info.value.message
+    sent = transport.sent[0]
+    assert sent.body == '{"Name": "p\u00e9"}'.encode("utf-8") and sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["Accept"] == "application/xml" and sent.headers["X-RestSvcSessionId"] == "c2Vzc2lvbg=="
+
+
+def test_put_retries_stop_at_the_limit():
+    client, transport = fake_client(503, 503, retries=1)
+    with client:
+        with pytest.raises(CommunicationError) as info:
+            client.request("PUT", "/api/cdpPolicies/1", body=b"<CdpPolicy/>")
+    assert len(transport.sent) == 2 and "kept failing with HTTP 503" in info.value.message and "after 1 retries" in info.value.message
