@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Mapping
 
 from .decode import key_lookup, lower_keys
 from .errors import DecodeError
@@ -90,7 +91,7 @@ def backup_server_urn(href):
 def backup_server_from_links(record):
     """(uid, name) of the Up BackupServerReference link of a raw item or normalised record (any key case),
     else of its backup_server_uid / backup_server_name fields."""
-    if not isinstance(record, dict):
+    if not isinstance(record, Mapping):
         return None, None
     links = key_lookup(record, "links")
     for link in normalise_links(links):

@@ -22,7 +22,13 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.decode im
     lower_keys,
 )
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import DecodeError, EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records import normalise_generic, normalise_task_session, snake_case
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records import (
+    backup_server_from_links,
+    backup_server_urn,
+    normalise_generic,
+    normalise_task_session,
+    snake_case,
+)
 from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim.faults import BILLION_LAUGHS, EXTERNAL_ENTITY
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import fixture_bytes
 
@@ -562,3 +568,29 @@ def test_arbitrary_xml_fragments_raise_only_em_errors(parts, content_type):
         except EmError:
             pass
         normalise_generic(item)
+
+
+@pytest.mark.parametrize("record", [
+    {"Links": [{"Rel": "Up", "Type": "BackupServerReference", "Href": "https://em:9398/api/backupServers/beda8585?format=Entity",
+                "Name": "backupsrv29"}]},
+    {"links": [{"rel": "Down", "type": "CdpPolicyReference", "href": "x", "name": "p"},
+               {"rel": "Up", "type": "BackupServerReference", "href": "https://em:9398/api/backupServers/beda8585/", "name": "backupsrv29"}]},
+    {"links": [{"type": "backupserverreference", "href": "https://em:9398/api/backupServers/beda8585"}], "backup_server_name": "other"},
+    {"links": [], "backup_server_uid": "urn:veeam:BackupServer:beda8585", "backup_server_name": "backupsrv29"},
+    {"BackupServerUid": "urn:veeam:BackupServer:beda8585", "BackupServerName": "backupsrv29"},
+])
+def test_backup_server_from_links(record):
+    uid, name = backup_server_from_links(record)
+    assert uid == "urn:veeam:BackupServer:beda8585"
+    assert name == (None if "backup_server_name" in record and record["links"] else "backupsrv29")
+
+
+@pytest.mark.parametrize("record", [None, "text", {}, {"links": "nonsense"}, {"Links": [{"Rel": "Up", "Type": "BackupServerReference"}]}])
+def test_backup_server_from_links_without_one(record):
+    assert backup_server_from_links(record) == (None, None)
+
+
+def test_task_session_backup_server_uid_comes_from_the_same_helper():
+    raw = {"UID": "u", "Links": [{"Rel": "Up", "Type": "BackupServerReference", "Href": "https://em/api/backupServers/g1", "Name": "s"}]}
+    assert normalise_task_session(raw)["backup_server_uid"] == backup_server_urn("https://em/api/backupServers/g1") == "urn:veeam:BackupServer:g1"
+    assert backup_server_urn("") is None and backup_server_urn(None) is None
