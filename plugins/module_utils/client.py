@@ -135,7 +135,7 @@ class EmClient:
         elif not config.validate_certs:
             self.session.verify = False
             self.warn("TLS certificate verification is disabled for EM at %s (validate_certs: false). "
-                       "Set ca_path to EM's CA certificate instead." % self.base_url)
+                      "Set ca_path to EM's CA certificate instead." % self.base_url)
             # Silence urllib3's per-request warning for this EM only: the one warning above says it.
             warnings.filterwarnings("ignore", message=r"Unverified HTTPS request is being made to host '%s'" % re.escape(urlsplit(self.base_url).hostname))
         self._token = config.session_id

@@ -124,6 +124,8 @@ def test_repeated_page_forever_is_an_incomplete_result(em_sim, baseline):
     assert info.value.details["expected"] == baseline["count"]
     assert info.value.details["received"] == baseline["count"] - PAGE
     assert_no_open_session(em_sim)
+
+
 def _serve_for_every_query(sim, body):
     sim.faults({"on": "query", "action": "body", "status": 200, "body": body, "content_type": "application/xml", "times": -1})
 
