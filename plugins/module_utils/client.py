@@ -21,7 +21,7 @@ import time
 import warnings
 from urllib.parse import quote, urlsplit
 
-from .decode import decode_document, error_message, lower_keys
+from .decode import decode_document, error_message, key_lookup, lower_keys
 from .errors import (
     ApiError,
     AuthError,
@@ -209,7 +209,6 @@ class EmClient:
         raise self._logon_error(response, path)
 
     def _read_logon_body(self, response):
-        guid = None
         try:
             dummy, raw = decode_document(response.content, response.headers.get("Content-Type"))
         except DecodeError:
@@ -218,8 +217,8 @@ class EmClient:
         guid = lowered.get("sessionid")
         self.user_name = lowered.get("username") or self.config.username
         for link in lowered.get("links") or []:
-            if isinstance(link, dict) and str(link.get("Rel", link.get("rel", ""))).lower() == "delete":
-                self._logoff_href = link.get("Href", link.get("href"))
+            if isinstance(link, dict) and str(key_lookup(link, "rel") or "").lower() == "delete":
+                self._logoff_href = key_lookup(link, "href")
         if not guid:
             guid = _guid_from_token(self._token)
         self._logon_guid = str(guid) if guid else None
@@ -228,26 +227,21 @@ class EmClient:
     def _logon_error(self, response, path):
         status = response.status_code
         em_message = self.scrub(error_message(response.content, response.headers.get("Content-Type")) or "")
+        detail = ": " + em_message if em_message else ""
         user = self.config.username
-        if status == 401:
-            return AuthError(
-                "EM rejected the user name or password for user '%s' (HTTP 401%s). Check the password; for a domain account try both "
-                "DOMAIN\\user and user@domain, and make sure the account has an EM role (Portal Administrator, Portal User or Restore Operator)."
-                % (user, ": " + em_message if em_message else ""), status=401, em_message=em_message or None, method="POST", path=path)
-        if status == 403:
-            return AuthError("EM refused the logon for user '%s' (HTTP 403%s): the account needs an EM role (Portal Administrator, Portal User or "
-                             "Restore Operator)." % (user, ": " + em_message if em_message else ""), status=403, em_message=em_message or None,
-                             method="POST", path=path)
-        if status == 404:
-            return ApiError("EM's logon endpoint %s was not found at %s (HTTP 404). Enterprise Manager's REST API listens on port 9398; "
-                            "port 9419 is the Backup & Replication REST API, which has no CDP task sessions." % (path, self.base_url),
-                            status=404, em_message=em_message or None, method="POST", path=path)
-        if status == 400:
-            return ApiError("EM rejected the logon (HTTP 400%s). If api_version is set (now '%s'), use latest or a version EM lists at GET /api/."
-                            % (": " + em_message if em_message else "", self.config.api_version), status=400, em_message=em_message or None,
-                            method="POST", path=path)
-        return ApiError("EM logon failed with HTTP %d%s." % (status, ": " + em_message if em_message else ""), status=status,
-                        em_message=em_message or None, method="POST", path=path)
+        roles = "Portal Administrator, Portal User or Restore Operator"
+        messages = {
+            401: "EM rejected the user name or password for user '%s' (HTTP 401%s). Check the password; for a domain account try both "
+                 "DOMAIN\\user and user@domain, and make sure the account has an EM role (%s)." % (user, detail, roles),
+            403: "EM refused the logon for user '%s' (HTTP 403%s): the account needs an EM role (%s)." % (user, detail, roles),
+            404: "EM's logon endpoint %s was not found at %s (HTTP 404). Enterprise Manager's REST API listens on port 9398; "
+                 "port 9419 is the Backup & Replication REST API, which has no CDP task sessions." % (path, self.base_url),
+            400: "EM rejected the logon (HTTP 400%s). If api_version is set (now '%s'), use latest or a version EM lists at GET /api/."
+                 % (detail, self.config.api_version),
+        }
+        error = AuthError if status in (401, 403) else ApiError
+        return error(messages.get(status, "EM logon failed with HTTP %d%s." % (status, detail)), status=status, em_message=em_message or None,
+                     method="POST", path=path)
 
     def logoff(self):
         """End the EM session this client holds. Failures become a warning: results already read stay valid."""
