@@ -10,7 +10,9 @@ case-insensitive so all three give identical records.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
+from .decode import key_lookup, lower_keys
 from .errors import DecodeError
 from .timeutil import em_time_text, format_utc, parse_em_time
 
@@ -31,19 +33,13 @@ def snake_case(name):
 
 def normalise_links(links):
     """Links as a list of {rel, type, href, name}, from an XML list or JSON array in any key case."""
-    if not links:
-        return []
-    if isinstance(links, dict):
-        # Some serialisers wrap the array: {"Link": [...]}.
-        inner = next((value for value in links.values() if isinstance(value, list)), [links])
-        links = inner
-    if not isinstance(links, (list, tuple)):
+    if not links or not isinstance(links, (list, tuple)):
         return []
     result = []
     for link in links:
         if not isinstance(link, dict):
             continue
-        lowered = {str(key).lower(): value for key, value in link.items()}
+        lowered = lower_keys(link)
         result.append({
             "rel": lowered.get("rel"),
             "type": lowered.get("type"),
@@ -83,11 +79,24 @@ def _int(value):
         return None
 
 
-def _guid_from_href(href):
+def backup_server_urn(href):
+    """urn:veeam:BackupServer:<guid> from a BackupServerReference link's Href (its last path segment); None without one."""
     if not href or not isinstance(href, str):
         return None
-    tail = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return tail or None
+    guid = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return "urn:veeam:BackupServer:%s" % guid if guid else None
+
+
+def backup_server_from_links(record):
+    """(uid, name) of the Up BackupServerReference link of a raw item or normalised record (any key case),
+    else of its backup_server_uid / backup_server_name fields."""
+    if not isinstance(record, Mapping):
+        return None, None
+    links = key_lookup(record, "links")
+    for link in normalise_links(links):
+        if str(link["type"] or "").lower() == "backupserverreference" and str(link["rel"] or "up").lower() == "up":
+            return backup_server_urn(link["href"]), _text(link["name"])
+    return _text(key_lookup(record, "backup_server_uid")), _text(key_lookup(record, "backup_server_name"))
 
 
 # Field names as EM sends them in XML and v12 JSON (the common case, read directly), and lower-cased for
@@ -168,21 +177,20 @@ def normalise_task_session(raw, include_links=False):
         if facts is None:
             links = _pascal_links(links) if isinstance(links, list) else normalise_links(links)
     else:
-        item = {str(key).lower(): value for key, value in raw.items()}
+        item = lower_keys(raw)
         uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(item.get, _LOWER_NAMES)
         links = normalise_links(links)
         facts = None
     server_href, server_name, policy_session_name = facts or _up_links(links)
     created, created_text = _task_time(created)
     ended, ended_text = _task_time(ended)
-    server_guid = _guid_from_href(server_href)
     record = {
         "uid": _text(uid),
         "name": _text(name),
         "vm_display_name": _text(vm),
         "policy_session_uid": _text(policy_session),
         "policy_session_name": policy_session_name,
-        "backup_server_uid": "urn:veeam:BackupServer:%s" % server_guid if server_guid else None,
+        "backup_server_uid": backup_server_urn(server_href),
         "backup_server_name": server_name,
         "creation_time_utc": created_text,
         "end_time_utc": ended_text,
@@ -227,8 +235,5 @@ def _generic_value(value):
 
 def record_uid(raw):
     """The UID of a raw item, whatever the key case; None when it has none."""
-    for key in ("UID", "uid", "Uid"):
-        value = raw.get(key)
-        if value:
-            return value
-    return None
+    # EM's two spellings first: this runs for every record while paging.
+    return raw.get("UID") or raw.get("uid") or key_lookup(raw, "uid") or None

@@ -137,10 +137,10 @@ ARGUMENT_SPEC = get_spec("connection", "audit", "cdp_filters.vm_display_name", "
 
 
 def run(module, client):
-    evaluator, spec, settings = prepare_audit(module.params)
-    result = run_audit(client, evaluator, spec, settings)
+    plan = prepare_audit(module.params)
+    result = run_audit(client, plan)
     if result["truncated"]:
-        module.warn("Stopped at max_records=%d task sessions: the report is incomplete." % settings["max_records"])
+        module.warn("Stopped at max_records=%d task sessions: the report is incomplete." % plan.max_records)
     return dict(changed=False, **result)
 
 

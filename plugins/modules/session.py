@@ -95,6 +95,7 @@ base_url:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import Ownership
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute
@@ -109,11 +110,11 @@ def run(module, client):
         if module.check_mode:
             return {"changed": True, "base_url": client.base_url}
         # Take ownership so the client's close() logs it off.
-        client.adopt_session()
+        client.ownership = Ownership.OWNED
         return {"changed": True, "base_url": client.base_url}
     if module.params["session_id"]:
         module.warn("session_id is ignored with state=present: a new EM session is opened.")
-    client.release_on_close()
+    client.ownership = Ownership.HANDED_OUT
     session_id = client.logon()
     # The session id is this module's result: it must not be masked as a no_log value in the output.
     module.no_log_values.discard(session_id)

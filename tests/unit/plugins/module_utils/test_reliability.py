@@ -240,28 +240,6 @@ def test_pages_empty_after_a_nonzero_probe_are_never_a_complete_result(em_sim, p
     assert_no_open_session(em_sim)
 
 
-def test_records_without_uid_are_not_repeated_by_another_pass(em_sim, monkeypatch):
-    # Without UIDs a second pass could only duplicate records: a shortfall fails at once.
-    monkeypatch.setattr(query_module, "normalise_task_session", lambda raw: {"name": raw.get("Name")})
-    original = client_module.QueryIterator._new_records
-
-    def without_uids(self, page):
-        for raw in page.items:
-            for key in ("UID", "uid", "Uid"):
-                raw.pop(key, None)
-        return original(self, page)
-
-    monkeypatch.setattr(client_module.QueryIterator, "_new_records", without_uids)
-    result, dummy = fetch(em_sim)
-    assert result["count"] == result["total"]
-    em_sim.faults({"on": "query", "page": 2, "action": "body", "status": 200, "body": EMPTY_PAGE % PAGE, "content_type": "application/xml"})
-    with pytest.raises(IncompleteResultError) as info:
-        fetch(em_sim)
-    assert info.value.details["received"] == result["total"] - PAGE
-    assert len([request for request in em_sim.query_requests() if "page=2" in request["query"]]) == 2
-    assert_no_open_session(em_sim)
-
-
 # -- logoff after an unexpected exception ---------------------------------------------------------
 
 
