@@ -135,7 +135,7 @@ def test_secrets_are_masked_as_the_module_masks_them(em_sim, capsys):
 
 def test_session_ids_are_masked(em_sim):
     with client_module.EmClient(em_sim.config(), backoff_base=0) as owner:
-        owner.release_on_close()
+        owner.ownership = client_module.Ownership.HANDED_OUT
         token = owner.logon()
     args = {"host": "127.0.0.1", "port": em_sim.port, "ca_path": em_sim.ca_file, "session_id": token, "type": "CdpPolicy",
             "filter": 'Name=="%s"' % token}
