@@ -21,7 +21,7 @@ import datetime
 from typing import Optional
 
 from .compliance import ComplianceEvaluator
-from .compliance_config import resolve_window
+from .compliance_config import DEFAULT_WINDOW_START, ComplianceConfigError, resolve_window
 from .em_types import CDP_POLICY, CDP_POLICY_SESSION, CDP_TASK_SESSION, query_spec
 from .filters import all_of, any_of, comparison, wrap_raw
 from .paging import QueryIterator, QuerySpec
@@ -55,8 +55,7 @@ class AuditPlan:
 def prepare_audit(params):
     """Validate the audit options before any request; returns an AuditPlan."""
     page_size, max_records = paging_limits(params)
-    window = {"start": params.get("window_start") or "-24h", "end": params.get("window_end") or "now"}
-    now, start, end = resolve_window(window, params.get("now"))
+    now, start, end = _window(params)
     scope_terms = []
     for option, field in (("vm_display_name", "VmDisplayName"), ("backup_server_name", "BackupServerName")):
         if params.get(option) is not None:
@@ -69,6 +68,21 @@ def prepare_audit(params):
     evaluator = ComplianceEvaluator(rules=params.get("rules"), now=now, window={"start": start, "end": end},
                                     expected_vms=params.get("expected_vms"), waivers=params.get("waivers"))
     return AuditPlan(evaluator, task_spec, start, end, now, max_records, params.get("include_policies", True))
+
+
+# The engine names the keys of its window dict; the audit's options are window_start and window_end.
+_WINDOW_OPTIONS = {"window.start": "window_start", "window.end": "window_end", "window": "window_start"}
+
+
+def _window(params):
+    window = {"start": params.get("window_start") or DEFAULT_WINDOW_START, "end": params.get("window_end") or "now"}
+    try:
+        return resolve_window(window, params.get("now"))
+    except ComplianceConfigError as exc:
+        if exc.option not in _WINDOW_OPTIONS:
+            raise
+        problem = exc.message.split(": ", 1)[-1]
+        raise ComplianceConfigError(_WINDOW_OPTIONS[exc.option], problem) from None
 
 
 def run_audit(client, plan):

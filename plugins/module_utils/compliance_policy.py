@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from .records import backup_server_from_links
+
 # PolicyScheduleOptions/CdpReplica holds RecoveryPointObjectiveSeconds|Minutes and RPOReporting.
 _CDP_OPTIONS = ("policy_schedule_options", "cdp_replica")
 _REPORTING_LEVELS = (("warning", "mark_as_warning"), ("error", "mark_as_failed"))
@@ -117,23 +119,6 @@ def policy_enabled(policy):
     if disabled is not None:
         return not disabled
     return as_bool(field(policy, "schedule_enabled"))
-
-
-def backup_server_from_links(record):
-    """(uid, name) of the Up BackupServerReference link, else of backup_server_uid/name keys."""
-    links = field(record, "links")
-    for link in links if isinstance(links, (list, tuple)) else ():
-        if not isinstance(link, Mapping):
-            continue
-        if str(field(link, "type") or "").lower() != "backupserverreference":
-            continue
-        if str(field(link, "rel") or "up").lower() != "up":
-            continue
-        href = str(field(link, "href") or "")
-        guid = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        uid = "urn:veeam:BackupServer:%s" % guid if guid else None
-        return uid, text(field(link, "name"))
-    return text(field(record, "backup_server_uid")), text(field(record, "backup_server_name"))
 
 
 def policy_vm_names(policy):

@@ -129,7 +129,7 @@ def test_prepare_audit_builds_the_plan():
 
 
 @pytest.mark.parametrize("params, option", [({"page_size": 0}, "page_size"), ({"max_records": 0}, "max_records"),
-                                            ({"vm_display_name": []}, "vm_display_name"), ({"window_start": "soon"}, "window.start")])
+                                            ({"vm_display_name": []}, "vm_display_name"), ({"window_start": "soon"}, "window_start")])
 def test_bad_options_fail_before_any_request(params, option):
     with pytest.raises(InvalidInputError) as info:
         prepare_audit(audit_params(**params))

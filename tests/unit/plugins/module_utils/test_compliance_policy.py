@@ -87,11 +87,3 @@ def test_policy_session_and_unknown_policy():
     assert stub["known"] is False and stub["rpo_seconds"] is None and stub["rpo_reporting"]["warning"]["enabled"] is None
 
 
-@pytest.mark.parametrize("links, expected", [
-    ([{"rel": "Up", "type": "BackupServerReference", "href": "https://em:9398/api/backupServers/b1?x=1", "name": "srv"}],
-     ("urn:veeam:BackupServer:b1", "srv")),
-    ("nonsense", (None, None)),
-    ([None, {"rel": "Down", "type": "BackupServerReference", "href": "h"}], (None, None)),
-])
-def test_backup_server_from_links(links, expected):
-    assert policy_lib.backup_server_from_links({"links": links}) == expected

@@ -594,3 +594,14 @@ def test_task_session_backup_server_uid_comes_from_the_same_helper():
     raw = {"UID": "u", "Links": [{"Rel": "Up", "Type": "BackupServerReference", "Href": "https://em/api/backupServers/g1", "Name": "s"}]}
     assert normalise_task_session(raw)["backup_server_uid"] == backup_server_urn("https://em/api/backupServers/g1") == "urn:veeam:BackupServer:g1"
     assert backup_server_urn("") is None and backup_server_urn(None) is None
+
+
+@pytest.mark.parametrize("links, expected", [
+    ([{"rel": "Up", "type": "BackupServerReference", "href": "https://em:9398/api/backupServers/b1?x=1", "name": "srv"}],
+     ("urn:veeam:BackupServer:b1", "srv")),
+    ("nonsense", (None, None)),
+    ([None, {"rel": "Down", "type": "BackupServerReference", "href": "h"}], (None, None)),
+])
+def test_backup_server_from_policy_links(links, expected):
+    """The compliance engine reads a policy's backup server through the same helper."""
+    assert backup_server_from_links({"links": links}) == expected

@@ -81,8 +81,8 @@ def test_run_warns_and_marks_the_report_incomplete_when_truncated(em_sim):
 
 
 @pytest.mark.parametrize("options, option", [
-    # The window is validated by the engine, which names it as in the filter's window dictionary.
-    ({"window_start": "yesterday"}, "window.start"),
+    # The engine validates the window; the error names the module's option, not the engine's window key.
+    ({"window_start": "yesterday"}, "window_start"),
     ({"page_size": 5000}, "page_size"),
     ({"max_records": 0}, "max_records"),
     ({"vm_display_name": []}, "vm_display_name"),
