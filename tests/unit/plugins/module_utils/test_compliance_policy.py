@@ -85,5 +85,3 @@ def test_policy_session_and_unknown_policy():
     assert (session["uid"], session["policy_uid"], session["state"], session["failure_message"]) == ("s", "p", "Working", None)
     stub = policy_lib.unknown_policy("p9", "Silver")
     assert stub["known"] is False and stub["rpo_seconds"] is None and stub["rpo_reporting"]["warning"]["enabled"] is None
-
-
