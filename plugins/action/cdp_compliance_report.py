@@ -6,57 +6,43 @@
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import (
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import build_base_url
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import (
     COMBINED_KIND,
     REPORT_KIND,
     combine_reports,
+    is_unreachable_entry,
     plain,
+    unreachable_entry,
 )
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.reports import FORMATS, write_reports
-
-DEFAULT_FORMATS = ["json", "html", "junit", "markdown"]
-_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import DEFAULT_PORT
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_files import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    check_basename,
+    default_basename,
+    report_paths,
+    write_reports,
+)
 
 ARGUMENT_SPEC = {
     "report": {"type": "dict"},
     "reports": {"type": "list", "elements": "raw"},
+    "unreachable": {"type": "dict", "options": {
+        "host": {"type": "str", "required": True},
+        "port": {"type": "int"},
+        "error": {"type": "str", "required": True},
+    }},
     "dest": {"type": "path", "default": "./reports"},
     "formats": {"type": "list", "elements": "str", "choices": sorted(FORMATS), "default": DEFAULT_FORMATS},
     "basename": {"type": "str"},
 }
-# The action group's module_defaults inject the connection options: accepted, never used.
-ARGUMENT_SPEC.update({name: {"type": "raw", "no_log": option["no_log"]} for name, option in CONNECTION_OPTIONS.items()})
-
-
-def _host_label(em_host):
-    text = _SCHEME.sub("", to_text(em_host or "")).rstrip("/")
-    return text[:-len(":9398")] if text.endswith(":9398") else text
-
-
-def default_basename(report):
-    """cdp-compliance-<EM host>-<UTC stamp>, or cdp-compliance-combined-<stamp>; safe as a file name."""
-    ems = report.get("ems") or []
-    if report.get("kind") == COMBINED_KIND and len(ems) != 1:
-        label = "combined"
-    else:
-        label = _host_label(report.get("em_host") or (ems[0].get("em_host") if ems else None)) or "em"
-    stamp = re.sub(r"[^0-9TZ]", "", to_text(report.get("generated_at") or "").split(".")[0].rstrip("Z")) + "Z"
-    name = _FILE_UNSAFE.sub("_", "cdp-compliance-%s-%s" % (label, stamp)).strip("._-")
-    return name or "cdp-compliance"
-
-
-def _is_unreachable_entry(item):
-    return isinstance(item, Mapping) and "vms" not in item and (item.get("status") == "unreachable" or item.get("failed") or "error" in item)
 
 
 class ActionModule(ActionBase):
@@ -80,40 +66,32 @@ class ActionModule(ActionBase):
     def _write(self):
         validation, new_args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC,
-            mutually_exclusive=[["report", "reports"]],
-            required_one_of=[["report", "reports"]],
+            mutually_exclusive=[["report", "reports", "unreachable"]],
+            required_one_of=[["report", "reports", "unreachable"]],
         )
         del validation
-        report = self._build_report(new_args)
+        entry = _unreachable(new_args["unreachable"]) if new_args["unreachable"] else None
+        report = combine_reports([entry]) if entry else self._build_report(new_args)
         basename = new_args["basename"] or default_basename(report)
-        if os.path.basename(basename) != basename or basename in (".", ".."):
-            raise AnsibleActionFail("basename must be a file name without directories, got %r." % basename)
+        try:
+            check_basename(basename)
+        except ValueError as exc:
+            raise AnsibleActionFail(to_text(exc)) from None
         dest = os.path.abspath(os.path.expanduser(new_args["dest"]))
         formats = list(dict.fromkeys(new_args["formats"]))
         if not formats:
             raise AnsibleActionFail("formats must name at least one of: %s." % ", ".join(DEFAULT_FORMATS))
 
         if self._task.check_mode:
-            files = {fmt: os.path.join(dest, basename + FORMATS[fmt]) for fmt in formats}
+            files = report_paths(dest, basename, formats)
         else:
             try:
                 files = write_reports(report, dest, formats=formats, basename=basename)
             except (OSError, ValueError) as exc:
                 raise AnsibleActionFail("Cannot write the reports to %s: %s" % (dest, to_text(exc))) from exc
-
-        result = {
-            "changed": True,
-            "files": files,
-            "dest": dest,
-            "basename": basename,
-            "verdict": report.get("verdict"),
-            "kind": report.get("kind"),
-            "em_host": report.get("em_host"),
-            "summary": report.get("summary"),
-            "data": report.get("data"),
-        }
-        if report.get("kind") == COMBINED_KIND:
-            result["ems"] = [{key: em.get(key) for key in ("em_host", "status", "verdict", "error")} for em in report.get("ems") or ()]
+        result = _result(report, files, dest, basename)
+        if entry:
+            result["unreachable_entry"] = entry
         return result
 
     @staticmethod
@@ -126,10 +104,36 @@ class ActionModule(ActionBase):
             report = plain(args["report"])
             if report.get("kind") in (REPORT_KIND, COMBINED_KIND):
                 return report
-            if _is_unreachable_entry(report):
+            if is_unreachable_entry(report):
                 # A single EM that could not be audited still gets its own report.
                 return combine_reports([report])
         except EmError as exc:
             raise AnsibleActionFail(to_text(exc.message)) from exc
         raise AnsibleActionFail("report is not a CDP compliance report (kind %r); pass the report returned by "
                                 "veeam.enterprise_manager.cdp_compliance_info, or use reports for several." % (report.get("kind"),))
+
+
+def _unreachable(options):
+    """The unreachable entry of an EM, labelled with its base URL like the reports of reachable EMs."""
+    try:
+        label = build_base_url(options["host"], options["port"] or DEFAULT_PORT)[0]
+    except ValueError:
+        label = options["host"]  # the host itself may be what made the audit fail: show it as given
+    return unreachable_entry(label, options["error"])
+
+
+def _result(report, files, dest, basename):
+    result = {
+        "changed": True,
+        "files": files,
+        "dest": dest,
+        "basename": basename,
+        "verdict": report.get("verdict"),
+        "kind": report.get("kind"),
+        "em_host": report.get("em_host"),
+        "summary": report.get("summary"),
+        "data": report.get("data"),
+    }
+    if report.get("kind") == COMBINED_KIND:
+        result["ems"] = [{key: em.get(key) for key in ("em_host", "status", "verdict", "error")} for em in report.get("ems") or ()]
+    return result

@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import CDP_FILTER_ARGUMENT_SPEC, prepare_cdp_query
+from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_replica_task_session_info as module
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.info_action import InfoQueryAction
 
 
 class ActionModule(InfoQueryAction):
-    EXTRA_ARGUMENT_SPEC = CDP_FILTER_ARGUMENT_SPEC
-    PREPARE = staticmethod(prepare_cdp_query)
+    argument_spec = module.ARGUMENT_SPEC
+    module_run = staticmethod(module.run)

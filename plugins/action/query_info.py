@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import GENERIC_ARGUMENT_SPEC, prepare_generic_query
+from ansible_collections.veeam.enterprise_manager.plugins.modules import query_info as module
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.info_action import InfoQueryAction
 
 
 class ActionModule(InfoQueryAction):
-    EXTRA_ARGUMENT_SPEC = GENERIC_ARGUMENT_SPEC
-    PREPARE = staticmethod(prepare_generic_query)
+    argument_spec = module.ARGUMENT_SPEC
+    module_run = staticmethod(module.run)

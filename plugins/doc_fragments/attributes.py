@@ -38,5 +38,5 @@ attributes:
     details:
       - When the task runs on the controller (connection C(local), no C(become), no task C(environment), not async), the query runs
         inside the controller process, which saves serialising every record between processes. Otherwise the module runs as usual.
-        Results, warnings and errors are the same either way.
+        Results, warnings, errors and the masking of secrets are the same either way.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # Keep in step with plugins/module_utils/options.py CONNECTION_OPTIONS (a unit test checks it).
+    # PLUGINS: env VEEAM_EM_<NAME>, var veeam_em_<name>, ini key <name>, derived from the name as the table does.
     DOCUMENTATION = r"""
 options:
   host:
@@ -50,9 +51,10 @@ options:
     default: true
   ca_path:
     description:
-      - PEM file with the CA certificate(s) that signed EM's certificate. Used instead of the system trust store.
+      - Path of a PEM file with the CA certificate(s) that signed EM's certificate. Used instead of the system trust store.
+        A leading C(~) is expanded; an empty value means no CA file.
       - If not set, the value of the E(VEEAM_EM_CA_PATH) environment variable is used.
-    type: path
+    type: str
   timeout:
     description:
       - Seconds to wait for EM to answer one request.

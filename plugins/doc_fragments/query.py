@@ -6,7 +6,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Keep in step with plugins/module_utils/query.py QUERY_ARGUMENT_SPEC and CDP_FILTER_ARGUMENT_SPEC.
+    # Each part documents one group of plugins/module_utils/options.py SHARED_SPECS (a unit test checks it):
+    # DOCUMENTATION the query group, PAGING paging, CDP_FILTERS cdp_filters, GENERIC generic.
     DOCUMENTATION = r"""
 options:
   filter:
@@ -22,6 +23,22 @@ options:
     type: str
     choices: [asc, desc]
     default: asc
+  format:
+    description:
+      - C(entities) returns full records; C(references) returns only UID, name, href, type and links (faster, smaller).
+    type: str
+    choices: [entities, references]
+    default: entities
+  jmespath:
+    description:
+      - "A JMESPath expression applied to the list of records, after filtering, sorting and paging,
+        for example C([?result=='Failed'].{vm: vm_display_name, reason: reason})."
+      - An invalid expression fails before any request is sent. Needs the C(jmespath) Python library, only when set.
+    type: str
+"""
+
+    PAGING = r"""
+options:
   page_size:
     description:
       - Records asked for per request, from 1 to 1000. EM's own default is 100; larger pages mean fewer round trips.
@@ -29,29 +46,18 @@ options:
     default: 1000
   max_records:
     description:
-      - Stop after this many records. The result then has C(truncated=true) and the task warns, so a cut-off result is never
-        mistaken for a complete one. Unset means every matching record.
+      - Stop after this many records (task sessions, for the compliance audit, whose report is then marked incomplete).
+        The result then has C(truncated=true) and the task warns, so a cut-off result is never mistaken for a complete one.
+        Unset means every matching record.
     type: int
-  format:
-    description:
-      - C(entities) returns full records; C(references) returns only UID, name, href, type and links (faster, smaller).
-    type: str
-    choices: [entities, references]
-    default: entities
   response_format:
     description:
-      - Ask EM for JSON or XML. Records come out identical either way (EM 12 PascalCase and EM 13 camelCase JSON included).
-      - JSON is read about 2.5 times faster (one C call per page; XML needs an element tree per page).
-        XML is EM's documented representation; choose it if a JSON answer of your EM is ever not understood.
+      - Ask EM for JSON or XML. Records (and audit reports) come out identical either way (EM 12 PascalCase and EM 13 camelCase JSON included).
+      - JSON is faster to read (see the collection's C(docs/performance.md)). XML is EM's documented representation;
+        choose it if a JSON answer of your EM is ever not understood. Reading XML may need the C(defusedxml) Python library.
     type: str
     choices: [json, xml]
     default: json
-  query:
-    description:
-      - "A JMESPath expression applied on the controller to the list of records, after filtering, sorting and paging,
-        for example C([?result=='Failed'].{vm: vm_display_name, reason: reason})."
-      - An invalid expression fails before any request is sent.
-    type: str
 """
 
     CDP_FILTERS = r"""

@@ -10,29 +10,31 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import combine_reports, evaluate
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import evaluate
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import combine_reports
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.reports import RENDERERS
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_files import RENDERERS
 
 
-def cdp_compliance(sessions, rules=None, now=None, window=None, expected_vms=None, waivers=None, policies=None,
-                   policy_sessions=None, truncated=False, evidence=None):
-    """Evaluate task-session records (a list, or a query result with ``sessions``/``records``) into a report."""
+def cdp_compliance(sessions, rules=None, now=None, window=None, **options):
+    """Evaluate task-session records (a list, or a query result with ``sessions``/``records``) into a report.
+
+    ``rules``, ``now`` and ``window`` may be positional; every option is ComplianceEvaluator's, by the same name.
+    """
     if isinstance(sessions, Mapping):
-        truncated = bool(truncated or sessions.get("truncated"))
+        options["truncated"] = bool(options.get("truncated") or sessions.get("truncated"))
         sessions = sessions.get("sessions", sessions.get("records"))
     if sessions is None:
         sessions = []
     if isinstance(sessions, (str, bytes)) or not hasattr(sessions, "__iter__"):
         raise AnsibleFilterError("cdp_compliance expects a list of task-session records or a query result")
-    if isinstance(policies, Mapping):
-        policies = policies.get("records", policies.get("policies"))
-    if isinstance(policy_sessions, Mapping):
-        policy_sessions = policy_sessions.get("records", policy_sessions.get("sessions"))
+    if isinstance(options.get("policies"), Mapping):
+        options["policies"] = options["policies"].get("records", options["policies"].get("policies"))
+    if isinstance(options.get("policy_sessions"), Mapping):
+        options["policy_sessions"] = options["policy_sessions"].get("records", options["policy_sessions"].get("sessions"))
     try:
-        return evaluate(sessions, rules=rules, now=now, window=window, expected_vms=expected_vms, waivers=waivers, policies=policies,
-                        policy_sessions=policy_sessions, truncated=truncated, evidence=evidence)
-    except (EmError, ValueError) as exc:
+        return evaluate(sessions, rules=rules, now=now, window=window, **options)
+    except EmError as exc:
         raise AnsibleFilterError("cdp_compliance: %s" % exc) from None
 
 
@@ -40,7 +42,7 @@ def cdp_compliance_combine(reports):
     """Combine per-EM reports (unreachable EMs included) into one report."""
     try:
         return combine_reports(reports)
-    except (EmError, ValueError) as exc:
+    except EmError as exc:
         raise AnsibleFilterError("cdp_compliance_combine: %s" % exc) from None
 
 

@@ -22,6 +22,7 @@ extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.connection.plugins
   - veeam.enterprise_manager.query
+  - veeam.enterprise_manager.query.PAGING
   - veeam.enterprise_manager.query.CDP_FILTERS
 seealso:
   - module: veeam.enterprise_manager.cdp_replica_task_session_info
@@ -29,7 +30,7 @@ seealso:
 requirements:
   - requests
   - defusedxml
-  - jmespath (for O(query))
+  - jmespath (for O(jmespath))
 """
 
 EXAMPLES = r"""
@@ -43,24 +44,22 @@ EXAMPLES = r"""
 - name: Through a session opened once by the session module
   ansible.builtin.debug:
     msg: "{{ query('veeam.enterprise_manager.cdp_replica_task_sessions', session_id=em_session.session_id,
-             vm_display_name='virt03-ubuntu01', query='[].{at: creation_time_utc, result: result}') }}"
+             vm_display_name='virt03-ubuntu01', jmespath='[].{at: creation_time_utc, result: result}') }}"
 """
 
 RETURN = r"""
 _raw:
   description:
     - The task-session records (see the C(sessions) return value of M(veeam.enterprise_manager.cdp_replica_task_session_info)).
-      With O(query), the result of the JMESPath projection (wrapped in a list if it is not one).
+      With O(jmespath), the result of the JMESPath projection (wrapped in a list if it is not one).
   type: list
   elements: dict
 """
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import CDP_FILTER_ARGUMENT_SPEC, QUERY_ARGUMENT_SPEC, prepare_cdp_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.lookup_base import EmLookupBase
 
 
 class LookupModule(EmLookupBase):
-    QUERY_OPTIONS = tuple(QUERY_ARGUMENT_SPEC) + tuple(CDP_FILTER_ARGUMENT_SPEC)
-
-    def prepare(self, params):
-        return prepare_cdp_query(params)
+    OPTION_GROUPS = ("query", "paging", "cdp_filters")
+    prepare = staticmethod(prepare_cdp_query)

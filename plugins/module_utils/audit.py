@@ -5,17 +5,27 @@
 
 Task sessions are folded into the evaluator one by one as pages arrive, so a million of them
 never exist as a list, let alone as Ansible facts; only the report comes back.
+
+The two entry points:
+
+- ``prepare_audit(params) -> AuditPlan`` validates the audit options (those of cdp_compliance_info) before
+  any request and raises InvalidInputError (ComplianceConfigError for rules/waivers) on bad input.
+- ``run_audit(client, plan) -> dict`` runs the plan with an EmClient and returns
+  ``{report, truncated, pages, counts: {policies, policy_sessions, task_sessions}, window: {start, end}}``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+from typing import Optional
 
-from .client import QuerySpec
-from .compliance import ComplianceEvaluator, resolve_window
+from .compliance import ComplianceEvaluator
+from .compliance_config import DEFAULT_WINDOW_START, ComplianceConfigError, resolve_window
+from .em_types import CDP_POLICY, CDP_POLICY_SESSION, CDP_TASK_SESSION, query_spec
 from .filters import all_of, any_of, comparison, wrap_raw
+from .paging import QueryIterator, QuerySpec
 from .query import paging_limits, text_values
-from .records import normalise_generic, normalise_task_session
 from .timeutil import format_utc
 from .version import COLLECTION_VERSION
 
@@ -24,11 +34,28 @@ POLICY_SESSION_LOOKBACK = datetime.timedelta(days=2)
 UID_CHUNK = 40
 
 
+@dataclasses.dataclass
+class AuditPlan:
+    """A validated audit: the evaluator to feed, the task-session query, and the window and limits."""
+
+    evaluator: ComplianceEvaluator
+    task_spec: QuerySpec
+    start: datetime.datetime
+    end: datetime.datetime
+    now: datetime.datetime
+    max_records: Optional[int] = None
+    include_policies: bool = True
+
+    def spec(self, em_type, filter_expression=""):
+        """A query of policies or policy sessions, paged and read as the task-session query is."""
+        return query_spec(em_type.name, filter_expression, page_size=self.task_spec.page_size,
+                          response_format=self.task_spec.response_format)
+
+
 def prepare_audit(params):
-    """Validate the audit options before any request; returns (evaluator, task query spec, settings)."""
+    """Validate the audit options before any request; returns an AuditPlan."""
     page_size, max_records = paging_limits(params)
-    window = {"start": params.get("window_start") or "-24h", "end": params.get("window_end") or "now"}
-    now, start, end = resolve_window(window, params.get("now"))
+    now, start, end = _window(params)
     scope_terms = []
     for option, field in (("vm_display_name", "VmDisplayName"), ("backup_server_name", "BackupServerName")):
         if params.get(option) is not None:
@@ -36,60 +63,40 @@ def prepare_audit(params):
     scope_terms.append(wrap_raw(params.get("filter")))
     # Sessions overlapping the window: created before it ends, and ended after it starts or still open.
     window_terms = [comparison("CreationTimeUTC", "<=", end), any_of([comparison("EndTimeUTC", ">=", start), comparison("State", "!=", "Completed")])]
-    task_filter = all_of(window_terms + scope_terms)
-    spec = QuerySpec("CdpReplicaTaskSession", task_filter, sort_field="CreationTimeUTC", page_size=page_size,
-                     response_format=params.get("response_format") or "json", normalise=normalise_task_session,
-                     plural="CdpReplicaTaskSessions", pin_field="CreationTimeUTC")
+    task_spec = query_spec(CDP_TASK_SESSION.name, all_of(window_terms + scope_terms), sort_field="CreationTimeUTC", page_size=page_size,
+                           response_format=params.get("response_format") or "json")
     evaluator = ComplianceEvaluator(rules=params.get("rules"), now=now, window={"start": start, "end": end},
                                     expected_vms=params.get("expected_vms"), waivers=params.get("waivers"))
-    return evaluator, spec, {"start": start, "end": end, "now": now, "max_records": max_records,
-                             "include_policies": params.get("include_policies", True)}
+    return AuditPlan(evaluator, task_spec, start, end, now, max_records, params.get("include_policies", True))
 
 
-def _generic_spec(query_type, filter_expression, template, plural):
-    return QuerySpec(query_type, filter_expression, sort_field=None, page_size=template.page_size, response_format=template.response_format,
-                     normalise=normalise_generic, plural=plural, pin_field="CreationTimeUTC" if query_type == "CdpReplicaSession" else None)
+# The engine names the keys of its window dict; the audit's options are window_start and window_end.
+_WINDOW_OPTIONS = {"window.start": "window_start", "window.end": "window_end", "window": "window_start"}
 
 
-def run_audit(client, evaluator, spec, settings):
-    """Run the audit against EM; returns the report plus paging facts."""
-    policy_session_uids = set()
-    counts = {"policies": 0, "policy_sessions": 0, "task_sessions": 0}
-    if settings["include_policies"]:
-        for policy in client.iter_query(_generic_spec("CdpPolicy", "", spec, "CdpPolicies")):
-            evaluator.add_policy(policy)
-            counts["policies"] += 1
-        lookback = settings["start"] - POLICY_SESSION_LOOKBACK
-        recent = all_of([comparison("CreationTimeUTC", "<=", settings["end"]),
-                         any_of([comparison("CreationTimeUTC", ">=", lookback), comparison("State", "!=", "Stopped")])])
-        for record in client.iter_query(_generic_spec("CdpReplicaSession", recent, spec, "CdpReplicaSessions")):
-            evaluator.add_policy_session(record)
-            policy_session_uids.add(record.get("uid"))
-            counts["policy_sessions"] += 1
-    referenced = set()
-    truncated = False
-    cap = settings["max_records"]
-    iterator = client.iter_query(spec)
+def _window(params):
+    window = {"start": params.get("window_start") or DEFAULT_WINDOW_START, "end": params.get("window_end") or "now"}
     try:
-        for record in iterator:
-            if cap is not None and counts["task_sessions"] >= cap:
-                truncated = True
-                break
-            evaluator.add_session(record)
-            counts["task_sessions"] += 1
-            if record["policy_session_uid"]:
-                referenced.add(record["policy_session_uid"])
-    finally:
-        iterator.close()
-    if settings["include_policies"]:
-        # Policy sessions older than the lookback that running tasks still point at.
-        missing = sorted(uid for uid in referenced - policy_session_uids if uid)
-        for index in range(0, len(missing), UID_CHUNK):
-            chunk = any_of([comparison("Id", "==", uid) for uid in missing[index:index + UID_CHUNK]])
-            for record in client.iter_query(_generic_spec("CdpReplicaSession", chunk, spec, "CdpReplicaSessions")):
-                evaluator.add_policy_session(record)
-                counts["policy_sessions"] += 1
+        return resolve_window(window, params.get("now"))
+    except ComplianceConfigError as exc:
+        if exc.option not in _WINDOW_OPTIONS:
+            raise
+        problem = exc.message.split(": ", 1)[-1]
+        raise ComplianceConfigError(_WINDOW_OPTIONS[exc.option], problem) from None
+
+
+def run_audit(client, plan):
+    """Run the audit against EM; returns the report plus paging facts (see the module docstring)."""
+    counts = {"policies": 0, "policy_sessions": 0, "task_sessions": 0}
+    policy_session_uids = _read_policies(client, plan, counts) if plan.include_policies else set()
+    iterator = QueryIterator(client, plan.task_spec)
+    referenced, truncated = _read_task_sessions(iterator, plan, counts)
+    if plan.include_policies:
+        # Policy sessions older than the lookback that the window's tasks still point at.
+        _read_policy_sessions_by_uid(client, plan, sorted(uid for uid in referenced - policy_session_uids if uid), counts)
+    evaluator = plan.evaluator
     evaluator.mark_truncated(truncated)
+    spec = plan.task_spec
     evaluator.evidence.update({
         "em_host": client.base_url,
         "api_version": client.api_version,
@@ -102,4 +109,46 @@ def run_audit(client, evaluator, spec, settings):
     })
     report = evaluator.finish()
     return {"report": report, "truncated": truncated, "pages": client.stats["query_requests"], "counts": counts,
-            "window": {"start": format_utc(settings["start"]), "end": format_utc(settings["end"])}}
+            "window": {"start": format_utc(plan.start), "end": format_utc(plan.end)}}
+
+
+def _read_policies(client, plan, counts):
+    """Every policy, and the policy sessions that can own the window's tasks; returns those sessions' UIDs."""
+    for policy in QueryIterator(client, plan.spec(CDP_POLICY)):
+        plan.evaluator.add_policy(policy)
+        counts["policies"] += 1
+    lookback = plan.start - POLICY_SESSION_LOOKBACK
+    recent = all_of([comparison("CreationTimeUTC", "<=", plan.end),
+                     any_of([comparison("CreationTimeUTC", ">=", lookback), comparison("State", "!=", "Stopped")])])
+    uids = set()
+    for record in QueryIterator(client, plan.spec(CDP_POLICY_SESSION, recent)):
+        plan.evaluator.add_policy_session(record)
+        uids.add(record.get("uid"))
+        counts["policy_sessions"] += 1
+    return uids
+
+
+def _read_task_sessions(iterator, plan, counts):
+    """Stream the window's task sessions into the evaluator, up to max_records; returns (policy session UIDs, truncated)."""
+    referenced = set()
+    cap = plan.max_records
+    add_session = plan.evaluator.add_session
+    try:
+        for record in iterator:
+            if cap is not None and counts["task_sessions"] >= cap:
+                return referenced, True
+            add_session(record)
+            counts["task_sessions"] += 1
+            if record["policy_session_uid"]:
+                referenced.add(record["policy_session_uid"])
+    finally:
+        iterator.close()
+    return referenced, False
+
+
+def _read_policy_sessions_by_uid(client, plan, uids, counts):
+    for index in range(0, len(uids), UID_CHUNK):
+        chunk = any_of([comparison("Id", "==", uid) for uid in uids[index:index + UID_CHUNK]])
+        for record in QueryIterator(client, plan.spec(CDP_POLICY_SESSION, chunk)):
+            plan.evaluator.add_policy_session(record)
+            counts["policy_sessions"] += 1

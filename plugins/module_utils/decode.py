@@ -11,9 +11,12 @@ read by the standard library's C parser: without a DTD a document can declare no
 no external one, so there is nothing to expand. Every other body (a DOCTYPE anywhere, another
 encoding) goes to defusedxml, which refuses DOCTYPEs, entity declarations and external references.
 """
+# Not defusedxml for every body: its pure-Python parser is several times slower per page (docs/performance.md).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import re
 # Imported before defusedxml, which loads a pure-Python copy of this module for itself.
@@ -44,14 +47,28 @@ _C_PARSER_ENCODINGS = frozenset((b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso
 _local_names = {}
 
 
+@dataclasses.dataclass
 class Page:
-    __slots__ = ("items", "page_num", "page_size", "pages_count")
+    """One decoded query page: its raw items, and PagingInfo's PagesCount (None when EM sent none)."""
 
-    def __init__(self, items, page_num=None, page_size=None, pages_count=None):
-        self.items = items
-        self.page_num = page_num
-        self.page_size = page_size
-        self.pages_count = pages_count
+    items: list
+    pages_count: int | None = None
+
+
+def lower_keys(mapping):
+    """A copy of mapping with lower-cased keys (EM sends PascalCase or camelCase)."""
+    return {str(key).lower(): value for key, value in mapping.items()}
+
+
+def key_lookup(mapping, name):
+    """The value under name whatever the key's case and underscores (PascalCase, camelCase, snake_case); None if absent."""
+    if name in mapping:
+        return mapping[name]
+    wanted = name.replace("_", "").lower()
+    for key, value in mapping.items():
+        if str(key).replace("_", "").lower() == wanted:
+            return value
+    return None
 
 
 def _local(tag):
@@ -183,12 +200,11 @@ def _xml_errors(func):
     return wrapper
 
 
-def _paging_value(paging, name):
-    value = None
-    for key, candidate in paging.items():
-        if key.lower() == name:
-            value = candidate
-            break
+def _pages_count(paging):
+    if paging is None:
+        return None
+    name = "pagescount"
+    value = key_lookup(paging, name)
     if value is None:
         return None
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -200,12 +216,6 @@ def _paging_value(paging, name):
     if number < 0 or number > MAX_PAGES_COUNT:
         raise DecodeError("EM's PagingInfo has an implausible %s: %d" % (name, number))
     return number
-
-
-def _page_from_paging(items, paging):
-    if paging is None:
-        return Page(items)
-    return Page(items, _paging_value(paging, "pagenum"), _paging_value(paging, "pagesize"), _paging_value(paging, "pagescount"))
 
 
 @_xml_errors
@@ -224,11 +234,7 @@ def _decode_xml_page(body):
             items.extend(map(element_to_raw, part))
         elif name == "PagingInfo":
             paging = dict(part.attrib)
-    return _page_from_paging(items, paging)
-
-
-def _lower_keys(mapping):
-    return {str(key).lower(): value for key, value in mapping.items()}
+    return Page(items, _pages_count(paging))
 
 
 def _first_list(container, preferred=None):
@@ -239,7 +245,7 @@ def _first_list(container, preferred=None):
         return container
     if not isinstance(container, dict):
         raise DecodeError("EM's JSON result holds a %s where a list of items was expected." % type(container).__name__)
-    lowered = _lower_keys(container)
+    lowered = lower_keys(container)
     if preferred and preferred.lower() in lowered and lowered[preferred.lower()] is not None:
         return _first_list(lowered[preferred.lower()])
     for value in container.values():
@@ -255,7 +261,7 @@ def _decode_json_page(body, plural=None):
     document = _parse_json(body)
     if not isinstance(document, dict):
         raise DecodeError("EM's JSON result is a %s, not an object." % type(document).__name__)
-    top = _lower_keys(document)
+    top = lower_keys(document)
     if "entities" not in top and "refs" not in top and "pagingInfo".lower() not in top:
         raise DecodeError("EM's JSON response is not a QueryResult (keys: %s)." % ", ".join(sorted(top)[:8]))
     items = []
@@ -269,21 +275,28 @@ def _decode_json_page(body, plural=None):
     paging = top.get("paginginfo")
     if paging is not None and not isinstance(paging, dict):
         raise DecodeError("EM's JSON PagingInfo is not an object.")
-    return _page_from_paging(items, paging)
+    return Page(items, _pages_count(paging))
 
 
-def decode_query_page(body, content_type, plural=None):
-    """Decode one page of a /api/query response. Raises DecodeError, never anything else."""
+@contextlib.contextmanager
+def _decoding(body):
+    """Refuse an empty body; turn any failure inside the block into DecodeError, so callers see nothing else."""
     if not body or not body.strip(b"\xef\xbb\xbf \t\r\n"):
         raise DecodeError("EM returned an empty response body.")
     try:
-        if _kind(content_type, body) == "json":
-            return _decode_json_page(body, plural)
-        return _decode_xml_page(body)
+        yield
     except DecodeError:
         raise
     except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
         raise DecodeError("EM's response could not be decoded: %s" % type(exc).__name__)
+
+
+def decode_query_page(body, content_type, plural=None):
+    """Decode one page of a /api/query response. Raises DecodeError, never anything else."""
+    with _decoding(body):
+        if _kind(content_type, body) == "json":
+            return _decode_json_page(body, plural)
+        return _decode_xml_page(body)
 
 
 @_xml_errors
@@ -294,19 +307,13 @@ def _xml_document(body):
 
 def decode_document(body, content_type):
     """Decode a single EM document (LogonSession, Error, ...) into (root name or None, raw dict)."""
-    if not body or not body.strip(b"\xef\xbb\xbf \t\r\n"):
-        raise DecodeError("EM returned an empty response body.")
-    try:
+    with _decoding(body):
         if _kind(content_type, body) == "json":
             document = _parse_json(body)
             if not isinstance(document, dict):
                 raise DecodeError("EM's JSON document is a %s, not an object." % type(document).__name__)
             return None, document
         return _xml_document(body)
-    except DecodeError:
-        raise
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
-        raise DecodeError("EM's response could not be decoded: %s" % type(exc).__name__)
 
 
 def error_message(body, content_type):
@@ -315,7 +322,7 @@ def error_message(body, content_type):
         dummy, raw = decode_document(body, content_type)
     except DecodeError:
         return None
-    lowered = _lower_keys(raw)
+    lowered = lower_keys(raw)
     for key in ("message", "firstchanceexceptionmessage"):
         value = lowered.get(key)
         if isinstance(value, str) and value.strip():

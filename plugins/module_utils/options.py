@@ -1,13 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the veeam.enterprise_manager collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The single table of connection options.
+"""The one table of options that modules, actions and lookups pick from by name.
 
-Module argument specs, lookup option reading and the AWX credential type all derive
-from ``CONNECTION_OPTIONS``; a unit test keeps the doc fragment equal to it.
+``CONNECTION_OPTIONS`` feeds the module argument specs (with environment fallbacks), the lookups'
+config sources and the AWX credential type; ``SHARED_SPECS`` holds every option group and
+``get_spec()`` picks groups or single options from it. Unit tests keep the doc fragments and
+docs/awx/credential_type.yml equal to these tables.
 """
 
 from __future__ import annotations
+
+import copy
+import dataclasses
+import os
 
 from ansible.module_utils.common.parameters import env_fallback
 
@@ -17,24 +23,43 @@ DEFAULT_PORT = 9398
 DEFAULT_TIMEOUT = 30
 DEFAULT_RETRIES = 3
 DEFAULT_WORKERS = 4
+DEFAULT_API_VERSION = "latest"
 MAX_WORKERS = 16
-
-# name -> type, default, environment variable, inventory/play variable, ini key, secret?
-CONNECTION_OPTIONS = {
-    "host": {"type": "str", "default": None, "env": "VEEAM_EM_HOST", "var": "veeam_em_host", "no_log": False},
-    "port": {"type": "int", "default": DEFAULT_PORT, "env": "VEEAM_EM_PORT", "var": "veeam_em_port", "no_log": False},
-    "username": {"type": "str", "default": None, "env": "VEEAM_EM_USERNAME", "var": "veeam_em_username", "no_log": False},
-    "password": {"type": "str", "default": None, "env": "VEEAM_EM_PASSWORD", "var": "veeam_em_password", "no_log": True},
-    "session_id": {"type": "str", "default": None, "env": "VEEAM_EM_SESSION_ID", "var": "veeam_em_session_id", "no_log": True},
-    "validate_certs": {"type": "bool", "default": True, "env": "VEEAM_EM_VALIDATE_CERTS", "var": "veeam_em_validate_certs", "no_log": False},
-    "ca_path": {"type": "path", "default": None, "env": "VEEAM_EM_CA_PATH", "var": "veeam_em_ca_path", "no_log": False},
-    "timeout": {"type": "int", "default": DEFAULT_TIMEOUT, "env": "VEEAM_EM_TIMEOUT", "var": "veeam_em_timeout", "no_log": False},
-    "api_version": {"type": "str", "default": "latest", "env": "VEEAM_EM_API_VERSION", "var": "veeam_em_api_version", "no_log": False},
-    "retries": {"type": "int", "default": DEFAULT_RETRIES, "env": "VEEAM_EM_RETRIES", "var": "veeam_em_retries", "no_log": False},
-    "workers": {"type": "int", "default": DEFAULT_WORKERS, "env": "VEEAM_EM_WORKERS", "var": "veeam_em_workers", "no_log": False},
-}
-
+DEFAULT_PAGE_SIZE = 1000
 INI_SECTION = "veeam_enterprise_manager"
+
+
+def env_name(option):
+    """The environment variable of a connection option: VEEAM_EM_<NAME>."""
+    return "VEEAM_EM_" + option.upper()
+
+
+def var_name(option):
+    """The play/inventory variable of a connection option: veeam_em_<name>."""
+    return "veeam_em_" + option
+
+
+def _connection_option(option_type, default=None, no_log=False):
+    return {"type": option_type, "default": default, "no_log": no_log}
+
+
+# name -> type, default, secret? The env and var columns are derived below from the name.
+CONNECTION_OPTIONS = {
+    "host": _connection_option("str"),
+    "port": _connection_option("int", DEFAULT_PORT),
+    "username": _connection_option("str"),
+    "password": _connection_option("str", no_log=True),
+    "session_id": _connection_option("str", no_log=True),
+    "validate_certs": _connection_option("bool", True),
+    # str, not path: the config system would turn a blank path (an AWX credential without a CA) into the working directory.
+    "ca_path": _connection_option("str"),
+    "timeout": _connection_option("int", DEFAULT_TIMEOUT),
+    "api_version": _connection_option("str", DEFAULT_API_VERSION),
+    "retries": _connection_option("int", DEFAULT_RETRIES),
+    "workers": _connection_option("int", DEFAULT_WORKERS),
+}
+for _name, _option in CONNECTION_OPTIONS.items():
+    _option.update(env=env_name(_name), var=var_name(_name))
 
 
 def connection_argument_spec():
@@ -48,54 +73,107 @@ def connection_argument_spec():
     return spec
 
 
+# Option groups, each documented by one doc fragment part (the group name says which; a unit test checks it).
+SHARED_SPECS = {
+    "connection": connection_argument_spec(),
+    "paging": {
+        "page_size": {"type": "int", "default": DEFAULT_PAGE_SIZE},
+        "max_records": {"type": "int"},
+        "response_format": {"type": "str", "default": "json", "choices": ["json", "xml"]},
+    },
+    "query": {
+        "filter": {"type": "str"},
+        "sort_order": {"type": "str", "default": "asc", "choices": ["asc", "desc"]},
+        "format": {"type": "str", "default": "entities", "choices": ["entities", "references"]},
+        "jmespath": {"type": "str"},
+    },
+    "cdp_filters": {
+        "id": {"type": "raw"},
+        "name": {"type": "raw"},
+        "vm_display_name": {"type": "raw"},
+        "policy_session_uid": {"type": "raw"},
+        "policy_session_name": {"type": "raw"},
+        "backup_server_uid": {"type": "raw"},
+        "backup_server_name": {"type": "raw"},
+        "state": {"type": "raw"},
+        "reason": {"type": "raw"},
+        "result": {"type": "raw"},
+        "total_size_min": {"type": "int"},
+        "total_size_max": {"type": "int"},
+        "created_after": {"type": "str"},
+        "created_before": {"type": "str"},
+        "ended_after": {"type": "str"},
+        "ended_before": {"type": "str"},
+        "sort_by": {"type": "str", "default": "CreationTimeUTC"},
+        "include_links": {"type": "bool", "default": False},
+    },
+    "generic": {
+        "type": {"type": "str", "required": True},
+        "filters": {"type": "dict"},
+        "sort_by": {"type": "str"},
+    },
+    "audit": {
+        "window_start": {"type": "str", "default": "-24h"},
+        "window_end": {"type": "str", "default": "now"},
+        "now": {"type": "str"},
+        "rules": {"type": "dict"},
+        "expected_vms": {"type": "list", "elements": "str"},
+        "waivers": {"type": "list", "elements": "dict"},
+        "include_policies": {"type": "bool", "default": True},
+    },
+}
+
+
+def get_spec(*names):
+    """A fresh argument spec of the named groups ("paging") and single options ("cdp_filters.vm_display_name"), in order."""
+    spec = {}
+    for name in names:
+        group, dummy, option = name.partition(".")
+        entries = SHARED_SPECS[group]
+        spec.update(copy.deepcopy({option: entries[option]} if option else entries))
+    return spec
+
+
+@dataclasses.dataclass
 class ConnectionConfig:
     """Validated connection settings, independent of where they came from."""
 
-    def __init__(self, host, port=DEFAULT_PORT, username=None, password=None, session_id=None, validate_certs=True,
-                 ca_path=None, timeout=DEFAULT_TIMEOUT, api_version="latest", retries=DEFAULT_RETRIES, workers=DEFAULT_WORKERS):
-        self.host = host
-        self.port = port
-        self.username = username
-        self.password = password
-        self.session_id = session_id
-        self.validate_certs = validate_certs
-        self.ca_path = ca_path
-        self.timeout = timeout
-        self.api_version = api_version
-        self.retries = retries
-        self.workers = workers
+    host: str | None = None
+    port: int = DEFAULT_PORT
+    username: str | None = None
+    password: str | None = None
+    session_id: str | None = None
+    validate_certs: bool = True
+    ca_path: str | None = None
+    timeout: int = DEFAULT_TIMEOUT
+    api_version: str = DEFAULT_API_VERSION
+    retries: int = DEFAULT_RETRIES
+    workers: int = DEFAULT_WORKERS
 
     @classmethod
     def from_options(cls, options, require_credentials=True):
-        """Build from a mapping holding the CONNECTION_OPTIONS names; raise InvalidInputError on bad values."""
-        values = {name: options.get(name) for name in CONNECTION_OPTIONS}
-        for name, option in CONNECTION_OPTIONS.items():
-            if values[name] is None:
-                values[name] = option["default"]
-        if not values["host"]:
+        """Build from a mapping holding the CONNECTION_OPTIONS names (unset ones take the defaults); raise InvalidInputError on bad values."""
+        config = cls(**{name: options[name] for name in CONNECTION_OPTIONS if options.get(name) is not None})
+        if not config.host:
             raise InvalidInputError("host", "no EM host given.", "Set host (or VEEAM_EM_HOST), e.g. em.example.com or https://em.example.com:9398.")
-        if not values["session_id"] and require_credentials:
-            if not values["username"] or not values["password"]:
-                missing = "username" if not values["username"] else "password"
-                raise InvalidInputError(missing, "needed to log on to EM.",
-                                        "Set username and password (VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD), or pass session_id from the session module.")
-        _check_int(values, "port", 1, 65535)
-        _check_int(values, "timeout", 1, 3600)
-        _check_int(values, "retries", 0, 10)
-        _check_int(values, "workers", 1, MAX_WORKERS)
-        if not str(values["api_version"]).strip():
+        if not config.session_id and require_credentials and not (config.username and config.password):
+            raise InvalidInputError("username" if not config.username else "password", "needed to log on to EM.",
+                                    "Set username and password (VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD), or pass session_id from the session module.")
+        for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS)):
+            setattr(config, name, _whole_number(name, getattr(config, name), low, high))
+        if not str(config.api_version).strip():
             raise InvalidInputError("api_version", "must not be empty.", "Use latest, or a version such as v1_7.")
-        if values["ca_path"] is not None and not str(values["ca_path"]).strip():
-            values["ca_path"] = None
-        return cls(**values)
+        # Blank means no CA file (an AWX credential without a CA injects an empty VEEAM_EM_CA_PATH).
+        ca_path = str(config.ca_path or "").strip()
+        config.ca_path = os.path.expanduser(ca_path) if ca_path else None
+        return config
 
 
-def _check_int(values, name, low, high):
-    value = values[name]
+def _whole_number(name, value, low, high):
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise InvalidInputError(name, "%r is not a whole number." % (value,), "Use a number from %d to %d." % (low, high))
     if not low <= number <= high:
         raise InvalidInputError(name, "%d is out of range." % number, "Use a number from %d to %d." % (low, high))
-    values[name] = number
+    return number

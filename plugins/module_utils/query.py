@@ -8,14 +8,17 @@ Everything here validates before the first request, so bad input never costs a l
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import re
+from typing import Any, Optional
 
-from .client import QuerySpec
+from .em_types import CDP_TASK_SESSION, query_spec
 from .errors import InvalidInputError
 from .filters import all_of, any_of, check_length, comparison, generic_filters, time_value, wrap_raw
-from .gc_pause import gc_paused
+from .options import DEFAULT_PAGE_SIZE
+from .paging import QuerySpec, QueryIterator, gc_paused
 from .records import normalise_generic, normalise_task_session, snake_case
 from .timeutil import parse_em_time, utcnow
 
@@ -28,15 +31,7 @@ except ImportError as exc:  # reported by the modules via missing_required_lib
     HAS_JMESPATH = False
     JMESPATH_IMPORT_ERROR = exc
 
-CDP_TASK_TYPE = "CdpReplicaTaskSession"
-DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
-
-# Fields EM documents as filterable and sortable for CdpReplicaTaskSession (Result is not among them).
-CDP_TASK_FIELDS = (
-    "Id", "Name", "PolicySessionUid", "PolicySessionName", "BackupServerUid", "BackupServerName",
-    "CreationTimeUTC", "EndTimeUTC", "State", "Reason", "TotalSize", "VmDisplayName",
-)
 CDP_STATES = ("InProgress", "Pending", "Completed")
 TIME_RECORD_KEYS = {"CreationTimeUTC": "creation_time_utc", "EndTimeUTC": "end_time_utc"}
 RESULTS = ("Success", "Warning", "Failed", "None")
@@ -60,63 +55,34 @@ CDP_TYPED_FILTERS = (
     ("ended_before", "EndTimeUTC", "<=", "time"),
 )
 
-# Query types whose items carry CreationTimeUTC, so paging can be pinned to a snapshot.
-PINNABLE_TYPES = {"cdpreplicatasksession": "CreationTimeUTC", "cdpreplicasession": "CreationTimeUTC"}
-# JSON list keys that are not simply the type name plus "s".
-PLURALS = {"cdpreplicasession": "CdpReplicaSessions", "cdppolicy": "CdpPolicies"}
 _TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,63}$")
 
-# Options common to every query module and lookup (documented in the query doc fragment).
-QUERY_ARGUMENT_SPEC = {
-    "filter": {"type": "str"},
-    "sort_order": {"type": "str", "default": "asc", "choices": ["asc", "desc"]},
-    "page_size": {"type": "int", "default": DEFAULT_PAGE_SIZE},
-    "max_records": {"type": "int"},
-    "format": {"type": "str", "default": "entities", "choices": ["entities", "references"]},
-    "response_format": {"type": "str", "default": "json", "choices": ["json", "xml"]},
-    "query": {"type": "str"},
-}
 
-CDP_FILTER_ARGUMENT_SPEC = {
-    "id": {"type": "raw"},
-    "name": {"type": "raw"},
-    "vm_display_name": {"type": "raw"},
-    "policy_session_uid": {"type": "raw"},
-    "policy_session_name": {"type": "raw"},
-    "backup_server_uid": {"type": "raw"},
-    "backup_server_name": {"type": "raw"},
-    "state": {"type": "raw"},
-    "reason": {"type": "raw"},
-    "result": {"type": "raw"},
-    "total_size_min": {"type": "int"},
-    "total_size_max": {"type": "int"},
-    "created_after": {"type": "str"},
-    "created_before": {"type": "str"},
-    "ended_after": {"type": "str"},
-    "ended_before": {"type": "str"},
-    "sort_by": {"type": "str", "default": "CreationTimeUTC"},
-    "include_links": {"type": "bool", "default": False},
-}
-
-GENERIC_ARGUMENT_SPEC = {
-    "type": {"type": "str", "required": True},
-    "filters": {"type": "dict"},
-    "sort_by": {"type": "str"},
-}
-
-
+@dataclasses.dataclass
 class PreparedQuery:
     """A validated query plus the client-side steps applied after fetching."""
 
-    def __init__(self, spec, record_key, max_records=None, result_filter=None, projection=None, projection_text=None, time_checks=()):
-        self.spec = spec
-        # (record key, operator, aware datetime): sub-second bounds applied after fetching.
-        self.time_checks = tuple(time_checks)
-        self.record_key = record_key
-        self.max_records = max_records
-        self.result_filter = result_filter
-        self.projection = projection
-        self.projection_text = projection_text
+    spec: QuerySpec
+    record_key: str
+    max_records: Optional[int] = None
+    # Lower-cased results to keep (task sessions: EM cannot filter on Result).
+    result_filter: Optional[frozenset] = None
+    # A compiled JMESPath expression, and its text.
+    projection: Any = None
+    projection_text: Optional[str] = None
+    # (record key, operator, aware datetime): sub-second bounds applied after fetching.
+    time_checks: tuple = ()
+
+
+@dataclasses.dataclass
+class _CommonOptions:
+    """The options every query kind shares, validated."""
+
+    page_size: int
+    max_records: Optional[int]
+    projection: Any
+    projection_text: Optional[str]
+    entity_format: str
 
 
 def text_values(option, value):
@@ -159,22 +125,24 @@ def paging_limits(params):
 def _common(params):
     page_size, max_records = paging_limits(params)
     projection = None
-    text = params.get("query")
+    # jmespath is needed only when the option is set: checked here, not when the module starts.
+    text = params.get("jmespath")
     if text:
         if not HAS_JMESPATH:
-            raise InvalidInputError("query", "the jmespath Python library is not installed (%s)." % JMESPATH_IMPORT_ERROR, "Install jmespath.")
+            raise InvalidInputError("jmespath", "the jmespath Python library is not installed (%s)." % JMESPATH_IMPORT_ERROR,
+                                    "Install it (pip install jmespath) where the task runs, or leave jmespath unset.")
         try:
             projection = jmespath.compile(text)
         except jmespath.exceptions.JMESPathError as exc:
-            raise InvalidInputError("query", "not a valid JMESPath expression: %s" % exc, "See https://jmespath.org for the syntax.")
+            raise InvalidInputError("jmespath", "not a valid JMESPath expression: %s" % exc, "See https://jmespath.org for the syntax.")
     entity_format = "References" if (params.get("format") or "entities") == "references" else "Entities"
-    return page_size, max_records, projection, text, entity_format
+    return _CommonOptions(page_size, max_records, projection, text, entity_format)
 
 
 def prepare_cdp_query(params, now=None):
     """Options of cdp_replica_task_session_info / the cdp_replica_task_sessions lookup -> PreparedQuery."""
     now = now or utcnow()
-    page_size, max_records, projection, text, entity_format = _common(params)
+    common = _common(params)
     terms = []
     bounds = {}
     time_checks = []
@@ -207,16 +175,16 @@ def prepare_cdp_query(params, now=None):
     result_filter = None
     if params.get("result") is not None:
         result_filter = frozenset(choice.lower() for choice in _choice_values("result", params["result"], RESULTS))
-    sort_field = _sort_field(params.get("sort_by") or "CreationTimeUTC", CDP_TASK_FIELDS)
-    spec = QuerySpec(
-        CDP_TASK_TYPE, check_length(all_of(terms)), sort_field=sort_field, sort_desc=params.get("sort_order") == "desc", page_size=page_size,
-        entity_format=entity_format, response_format=params.get("response_format") or "json",
-        normalise=task_session_normaliser(params.get("include_links")) if entity_format == "Entities" else normalise_generic,
-        plural="CdpReplicaTaskSessions", pin_field="CreationTimeUTC",
+    sort_field = _sort_field(params.get("sort_by") or "CreationTimeUTC", CDP_TASK_SESSION.sortable)
+    entities = common.entity_format == "Entities"
+    spec = query_spec(
+        CDP_TASK_SESSION.name, check_length(all_of(terms)), sort_field=sort_field, sort_desc=params.get("sort_order") == "desc",
+        page_size=common.page_size, entity_format=common.entity_format, response_format=params.get("response_format") or "json",
+        normalise=task_session_normaliser(params.get("include_links")) if entities else normalise_generic,
     )
-    if result_filter is not None and entity_format != "Entities":
+    if result_filter is not None and not entities:
         raise InvalidInputError("result", "needs format: entities; references carry no result.", "Remove result or use format: entities.")
-    return PreparedQuery(spec, "sessions", max_records, result_filter, projection, text, time_checks)
+    return PreparedQuery(spec, "sessions", common.max_records, result_filter, common.projection, common.projection_text, tuple(time_checks))
 
 
 def task_session_normaliser(include_links):
@@ -239,7 +207,7 @@ def _sort_field(value, allowed):
 def prepare_generic_query(params, now=None):
     """Options of query_info / the query lookup -> PreparedQuery."""
     now = now or utcnow()
-    page_size, max_records, projection, text, entity_format = _common(params)
+    common = _common(params)
     query_type = (params.get("type") or "").strip()
     if not _TYPE_NAME.match(query_type):
         raise InvalidInputError("type", "%r is not an EM query type name." % query_type,
@@ -248,20 +216,19 @@ def prepare_generic_query(params, now=None):
     sort_by = params.get("sort_by")
     if sort_by is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", sort_by):
         raise InvalidInputError("sort_by", "%r is not a field name." % sort_by, "Use one of the type's documented fields, e.g. CreationTimeUTC.")
-    key = query_type.lower()
-    is_task = key == CDP_TASK_TYPE.lower()
-    spec = QuerySpec(
-        query_type, check_length(all_of(terms)), sort_field=sort_by, sort_desc=params.get("sort_order") == "desc", page_size=page_size,
-        entity_format=entity_format, response_format=params.get("response_format") or "json",
-        normalise=task_session_normaliser(True) if is_task and entity_format == "Entities" else normalise_generic,
-        plural=PLURALS.get(key, query_type + "s"), pin_field=PINNABLE_TYPES.get(key),
+    is_task = query_type.lower() == CDP_TASK_SESSION.name.lower()
+    spec = query_spec(
+        query_type, check_length(all_of(terms)), sort_field=sort_by, sort_desc=params.get("sort_order") == "desc", page_size=common.page_size,
+        entity_format=common.entity_format, response_format=params.get("response_format") or "json",
+        # query_info keeps every record's links; references carry no task-session fields.
+        normalise=task_session_normaliser(True) if is_task and common.entity_format == "Entities" else normalise_generic,
     )
-    return PreparedQuery(spec, "records", max_records, None, projection, text)
+    return PreparedQuery(spec, "records", common.max_records, None, common.projection, common.projection_text)
 
 
 def run_query(client, prepared):
     """Fetch, filter client-side, cap, and project. Returns the module/lookup result dict."""
-    iterator = client.iter_query(prepared.spec)
+    iterator = QueryIterator(client, prepared.spec)
     records = []
     truncated = False
     result_filter = prepared.result_filter

@@ -9,11 +9,12 @@ case-insensitive so all three give identical records.
 
 from __future__ import annotations
 
-import datetime
 import re
+from collections.abc import Mapping
 
+from .decode import key_lookup, lower_keys
 from .errors import DecodeError
-from .timeutil import format_utc, parse_em_time
+from .timeutil import em_time_text, format_utc, parse_em_time
 
 _SNAKE_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -32,19 +33,13 @@ def snake_case(name):
 
 def normalise_links(links):
     """Links as a list of {rel, type, href, name}, from an XML list or JSON array in any key case."""
-    if not links:
-        return []
-    if isinstance(links, dict):
-        # Some serialisers wrap the array: {"Link": [...]}.
-        inner = next((value for value in links.values() if isinstance(value, list)), [links])
-        links = inner
-    if not isinstance(links, (list, tuple)):
+    if not links or not isinstance(links, (list, tuple)):
         return []
     result = []
     for link in links:
         if not isinstance(link, dict):
             continue
-        lowered = {str(key).lower(): value for key, value in link.items()}
+        lowered = lower_keys(link)
         result.append({
             "rel": lowered.get("rel"),
             "type": lowered.get("type"),
@@ -84,11 +79,24 @@ def _int(value):
         return None
 
 
-def _guid_from_href(href):
+def backup_server_urn(href):
+    """urn:veeam:BackupServer:<guid> from a BackupServerReference link's Href (its last path segment); None without one."""
     if not href or not isinstance(href, str):
         return None
-    tail = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return tail or None
+    guid = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return "urn:veeam:BackupServer:%s" % guid if guid else None
+
+
+def backup_server_from_links(record):
+    """(uid, name) of the Up BackupServerReference link of a raw item or normalised record (any key case),
+    else of its backup_server_uid / backup_server_name fields."""
+    if not isinstance(record, Mapping):
+        return None, None
+    links = key_lookup(record, "links")
+    for link in normalise_links(links):
+        if str(link["type"] or "").lower() == "backupserverreference" and str(link["rel"] or "up").lower() == "up":
+            return backup_server_urn(link["href"]), _text(link["name"])
+    return _text(key_lookup(record, "backup_server_uid")), _text(key_lookup(record, "backup_server_name"))
 
 
 # Field names as EM sends them in XML and v12 JSON (the common case, read directly), and lower-cased for
@@ -100,36 +108,21 @@ _TASK_FIELDS = (
 )
 _PASCAL_NAMES = tuple(pascal for dummy, pascal in _TASK_FIELDS)
 _LOWER_NAMES = tuple(lower for lower, dummy in _TASK_FIELDS)
-# EM's usual form, with milliseconds that are not all zero: it is already the normalised text.
-_EM_MILLIS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.(?!000)\d{3}Z\Z")
-_EM_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?Z$")
-_fromiso = datetime.datetime.fromisoformat
 
 
 def _task_time(value):
-    """(naive UTC datetime, normalised text) of a task-session time; the same text as _time() gives.
+    """(aware UTC datetime, normalised text) of a task-session time, as _time() gives them.
 
-    EM's usual forms are read without the general parser: this runs twice for every record.
+    Quicker than _time() for EM's own UTC text, which is kept rather than formatted again: this runs twice
+    for every record. Anything else, a bad time included (a DecodeError), goes through _time().
     """
-    if value.__class__ is str:
-        if _EM_MILLIS_TIME.match(value):
-            try:
-                return _fromiso(value[:23]), value
-            except ValueError:
-                pass  # an impossible date: the general path reports it as a DecodeError
-        else:
-            match = _EM_TIME.match(value)
-            if match:
-                base, fraction = match.groups()
-                micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
-                try:
-                    moment = _fromiso(base).replace(microsecond=micro)
-                except ValueError:
-                    pass
-                else:
-                    return moment, base + (".%03dZ" % (micro // 1000) if micro else "Z")
-    moment, text = _time(value)
-    return (moment.replace(tzinfo=None) if moment else None), text
+    try:
+        moment = parse_em_time(value)
+    except ValueError:
+        moment = None
+    if moment is None:
+        return _time(value)
+    return moment, em_time_text(value, moment)
 
 
 def _pascal_links(links):
@@ -184,21 +177,20 @@ def normalise_task_session(raw, include_links=False):
         if facts is None:
             links = _pascal_links(links) if isinstance(links, list) else normalise_links(links)
     else:
-        item = {str(key).lower(): value for key, value in raw.items()}
+        item = lower_keys(raw)
         uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(item.get, _LOWER_NAMES)
         links = normalise_links(links)
         facts = None
     server_href, server_name, policy_session_name = facts or _up_links(links)
     created, created_text = _task_time(created)
     ended, ended_text = _task_time(ended)
-    server_guid = _guid_from_href(server_href)
     record = {
         "uid": _text(uid),
         "name": _text(name),
         "vm_display_name": _text(vm),
         "policy_session_uid": _text(policy_session),
         "policy_session_name": policy_session_name,
-        "backup_server_uid": "urn:veeam:BackupServer:%s" % server_guid if server_guid else None,
+        "backup_server_uid": backup_server_urn(server_href),
         "backup_server_name": server_name,
         "creation_time_utc": created_text,
         "end_time_utc": ended_text,
@@ -243,8 +235,5 @@ def _generic_value(value):
 
 def record_uid(raw):
     """The UID of a raw item, whatever the key case; None when it has none."""
-    for key in ("UID", "uid", "Uid"):
-        value = raw.get(key)
-        if value:
-            return value
-    return None
+    # EM's two spellings first: this runs for every record while paging.
+    return raw.get("UID") or raw.get("uid") or key_lookup(raw, "uid") or None

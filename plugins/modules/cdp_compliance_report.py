@@ -17,9 +17,8 @@ description:
     is given as C({em_host, status, error}) with C(status=unreachable) and makes the combined verdict at least C(incomplete).
   - Files are written atomically (temporary file and rename), so a reader never sees half a report.
   - This is an action plugin; it never connects to the managed host and never contacts EM.
-  - It belongs to the C(veeam.enterprise_manager.enterprise_manager) action group, so C(module_defaults) for that group also reach it.
-    The connection options they set (O(host), O(port), O(username), O(password), O(session_id), O(validate_certs), O(ca_path),
-    O(timeout), O(api_version), O(retries), O(workers)) are accepted and ignored.
+  - It is not in the C(veeam.enterprise_manager.enterprise_manager) action group, since it takes no connection options;
+    C(module_defaults) for that group do not reach it.
 author:
   - veeam.enterprise_manager contributors (!UNKNOWN)
 options:
@@ -28,7 +27,7 @@ options:
       - One report, per EM or already combined, as returned in RV(veeam.enterprise_manager.cdp_compliance_info#module:report).
       - A single unreachable entry C({em_host, status, error}) with C(status=unreachable) is accepted too; it is written as a report
         with that EM unreachable.
-      - Exactly one of O(report) and O(reports) is required.
+      - Exactly one of O(report), O(reports) and O(unreachable) is required.
     type: dict
   reports:
     description:
@@ -37,6 +36,24 @@ options:
       - Combined reports cannot be combined again.
     type: list
     elements: raw
+  unreachable:
+    description:
+      - An EM that could not be audited, written as a report with that EM unreachable and the verdict C(incomplete).
+      - The EM is named by its base URL built from O(unreachable.host) and O(unreachable.port), as in the reports of reachable EMs.
+    type: dict
+    suboptions:
+      host:
+        description: The EM host name, IP address or URL, as given to the modules' O(veeam.enterprise_manager.session#module:host) option.
+        type: str
+        required: true
+      port:
+        description: The EM REST API port; ignored when O(unreachable.host) is a URL with a port.
+        type: int
+        default: 9398
+      error:
+        description: Why the EM could not be audited.
+        type: str
+        required: true
   dest:
     description:
       - Directory on the controller to write the files to. Created when missing.
@@ -57,39 +74,6 @@ options:
       - Default C(cdp-compliance-<EM host>-<generation time>), or C(cdp-compliance-combined-<generation time>) for several EMs,
         so each audit keeps its own files. Give a fixed name to overwrite the previous audit instead.
     type: str
-  host:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  port:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  username:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  password:
-    description: Ignored and never returned or logged. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  session_id:
-    description: Ignored and never returned or logged. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  validate_certs:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  ca_path:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  timeout:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  api_version:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  retries:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
-  workers:
-    description: Ignored. Accepted so that C(module_defaults) for the action group can set it.
-    type: raw
 extends_documentation_fragment:
   - veeam.enterprise_manager.attributes
 attributes:
@@ -194,6 +178,18 @@ data:
   description: Whether the data was complete, and if not, why (C(complete), C(truncated), C(issues)).
   returned: always
   type: dict
+unreachable_entry:
+  description:
+    - The entry that stands for the EM of O(unreachable) in O(reports) of a later combined report, and in the C(cdp_compliance_report)
+      fact of the C(veeam.enterprise_manager.cdp_compliance) role.
+  returned: when O(unreachable) is given
+  type: dict
+  sample:
+    kind: cdp_compliance_unreachable
+    em_host: https://em3.example.com:9398
+    status: unreachable
+    verdict: incomplete
+    error: Name or service not known
 ems:
   description: For a combined report, each EM with C(em_host), C(status) (C(ok) or C(unreachable)), C(verdict) and C(error).
   returned: when the report is combined

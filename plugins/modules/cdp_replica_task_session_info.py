@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.query
+  - veeam.enterprise_manager.query.PAGING
   - veeam.enterprise_manager.query.CDP_FILTERS
   - veeam.enterprise_manager.attributes
   - veeam.enterprise_manager.attributes.info_module
@@ -34,7 +35,7 @@ seealso:
 requirements:
   - requests
   - defusedxml
-  - jmespath (for O(query))
+  - jmespath (for O(jmespath))
 """
 
 EXAMPLES = r"""
@@ -60,7 +61,7 @@ EXAMPLES = r"""
     created_after: -7d
     result: [Failed, Warning]
     sort_order: desc
-    query: "[].{vm: vm_display_name, result: result, reason: reason, at: creation_time_utc}"
+    jmespath: "[].{vm: vm_display_name, result: result, reason: reason, at: creation_time_utc}"
   register: problems
 
 - name: Sessions stuck in Pending or InProgress on one backup server, through a shared session
@@ -82,7 +83,7 @@ EXAMPLES = r"""
 RETURN = r"""
 sessions:
   description:
-    - The task sessions, in the requested order. With O(query), the result of the JMESPath projection instead.
+    - The task sessions, in the requested order. With O(jmespath), the result of the JMESPath projection instead.
   returned: success
   type: list
   elements: dict
@@ -181,8 +182,11 @@ total:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute, info_argument_spec, run_info_query
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import CDP_FILTER_ARGUMENT_SPEC, prepare_cdp_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute, run_info_query
+
+ARGUMENT_SPEC = get_spec("connection", "query", "paging", "cdp_filters")
 
 
 def run(module, client):
@@ -190,7 +194,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(argument_spec=info_argument_spec(CDP_FILTER_ARGUMENT_SPEC), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     execute(module, run)
 
 

@@ -24,18 +24,19 @@ author:
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.query
+  - veeam.enterprise_manager.query.PAGING
   - veeam.enterprise_manager.query.GENERIC
   - veeam.enterprise_manager.attributes
   - veeam.enterprise_manager.attributes.info_module
   - veeam.enterprise_manager.attributes.in_process
 seealso:
   - module: veeam.enterprise_manager.cdp_replica_task_session_info
-  - plugin: veeam.enterprise_manager.query
+  - plugin: veeam.enterprise_manager.records
     plugin_type: lookup
 requirements:
   - requests
   - defusedxml
-  - jmespath (for O(query))
+  - jmespath (for O(jmespath))
 """
 
 EXAMPLES = r"""
@@ -51,7 +52,7 @@ EXAMPLES = r"""
   veeam.enterprise_manager.query_info:
     type: CdpPolicy
     # EM splits the RPO into minutes and seconds (a 5-minute RPO is 5 and 0).
-    query: >-
+    jmespath: >-
       [].{name: name, rpo_minutes: policy_schedule_options.cdp_replica.recovery_point_objective_minutes,
       rpo_seconds: policy_schedule_options.cdp_replica.recovery_point_objective_seconds}
   register: policies
@@ -70,7 +71,7 @@ EXAMPLES = r"""
 RETURN = r"""
 records:
   description:
-    - The records, in the requested order, normalised generically. With O(query), the result of the JMESPath projection instead.
+    - The records, in the requested order, normalised generically. With O(jmespath), the result of the JMESPath projection instead.
   returned: success
   type: list
   elements: dict
@@ -106,8 +107,11 @@ total:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute, info_argument_spec, run_info_query
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import GENERIC_ARGUMENT_SPEC, prepare_generic_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_generic_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute, run_info_query
+
+ARGUMENT_SPEC = get_spec("connection", "query", "paging", "generic")
 
 
 def run(module, client):
@@ -115,7 +119,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(argument_spec=info_argument_spec(GENERIC_ARGUMENT_SPEC), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     execute(module, run)
 
 

@@ -15,6 +15,9 @@ description:
   - With O(state=absent), logs off the session given in O(session_id).
   - EM ends a session after 15 minutes without requests. Log off in an C(always) section when done.
   - The returned RV(session_id) is the one secret this collection ever returns. Do not print it; C(no_log) the tasks that show it.
+  - Logging on reports C(changed=false) because it changes nothing that EM manages (no job, policy, setting or data); an audit
+    that only logs on and reads would otherwise look like it changed something. Logging off reports C(changed=true), since it
+    ends the session that later tasks were using.
 author:
   - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -92,9 +95,12 @@ base_url:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import Ownership
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute
+
+ARGUMENT_SPEC = dict(get_spec("connection"), state={"type": "str", "default": "present", "choices": ["present", "absent"]})
 
 
 def run(module, client):
@@ -104,22 +110,21 @@ def run(module, client):
         if module.check_mode:
             return {"changed": True, "base_url": client.base_url}
         # Take ownership so the client's close() logs it off.
-        client.adopt_session()
+        client.ownership = Ownership.OWNED
         return {"changed": True, "base_url": client.base_url}
     if module.params["session_id"]:
         module.warn("session_id is ignored with state=present: a new EM session is opened.")
-    client.release_on_close()
+    client.ownership = Ownership.HANDED_OUT
     session_id = client.logon()
     # The session id is this module's result: it must not be masked as a no_log value in the output.
     module.no_log_values.discard(session_id)
+    # Not a change: logging on alters nothing EM manages, and an audit that logs on must not look like it changed something.
     return {"changed": False, "session_id": session_id, "user_name": client.user_name, "api_version": client.api_version,
             "base_url": client.base_url}
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec["state"] = {"type": "str", "default": "present", "choices": ["present", "absent"]}
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     execute(module, run, require_credentials=module.params["state"] == "present")
 
 

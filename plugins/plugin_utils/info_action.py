@@ -5,29 +5,32 @@
 
 A module run serialises every record three times (the module's no_log scrub, its JSON output, the
 controller's JSON parse); for 100,000 sessions that is most of the task's time and memory. When the
-task's connection is local, the same module_utils code runs here instead, with the same argument spec,
-environment fallbacks and error messages. Anything else (a remote or become connection, a task
-`environment`, async) runs the module as usual.
+task's connection is local, the module's own ARGUMENT_SPEC and run() execute here instead, through
+the same client opener (runner.open_client), with the same secret masking of the result. Anything
+else (a remote or become connection, a task `environment`, async) runs the module as usual.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import HAS_REQUESTS, EmClient
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import HAS_REQUESTS
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.decode import HAS_DEFUSEDXML
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import info_argument_spec, run_info_query
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import ConnectionConfig
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import HAS_JMESPATH
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import open_client
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.errors import failed_result
 
 display = Display()
 
 
 class _TaskParams:
-    """The part of AnsibleModule that run_info_query() uses."""
+    """The part of AnsibleModule that the info modules' run() uses."""
 
     def __init__(self, params):
         self.params = params
@@ -37,23 +40,75 @@ class _TaskParams:
         self.warnings.append(message)
 
 
+def mask_secrets(result, secrets):
+    """The result with every secret masked exactly as AnsibleModule.exit_json masks no_log values.
+
+    remove_values() copies the whole result (seconds for 100,000 records), so it runs only when a
+    secret actually occurs; finding out takes one pass over the values.
+    """
+    secrets = {str(secret) for secret in secrets if secret}
+    if not secrets:
+        return result
+    texts, numbers = _scalars(result)
+    joined = "\x00".join(texts)
+    # remove_values also masks a number whose text contains a secret; only a secret made of number characters can.
+    numeric = [secret for secret in secrets if set(secret) <= _NUMBER_CHARACTERS]
+    if any(secret in joined for secret in secrets) or (numeric and any(secret in str(number) for number in numbers for secret in numeric)):
+        return remove_values(result, secrets)
+    return result
+
+
+_NUMBER_CHARACTERS = frozenset("0123456789+-.eEinfa")
+
+
+def _scalars(result):
+    """Every string and every number in a result, without recursion (a result can be large)."""
+    texts = []
+    numbers = []
+    stack = [result]
+    add_text, add_number, push = texts.append, numbers.append, stack.append
+    while stack:
+        container = stack.pop()
+        for item in container.values() if container.__class__ is dict or isinstance(container, Mapping) else container:
+            kind = item.__class__
+            if kind is str:
+                add_text(item)
+            elif kind is dict or kind is list:
+                push(item)
+            elif kind is int or kind is float:
+                add_number(item)
+            elif item is None or kind is bool:
+                continue
+            elif isinstance(item, str):  # ansible-core's tagged strings are str subclasses
+                add_text(item)
+            elif isinstance(item, (Mapping, list, tuple, set, frozenset)):
+                push(item)
+            elif isinstance(item, (int, float)):
+                add_number(item)
+    return texts, numbers
+
+
 class InfoQueryAction(ActionBase):
-    """Subclasses set EXTRA_ARGUMENT_SPEC and PREPARE (a query.prepare_* function)."""
+    """Subclasses set argument_spec and module_run to the module's ARGUMENT_SPEC and run."""
 
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = True
-    EXTRA_ARGUMENT_SPEC = {}
-    PREPARE = None
+    argument_spec = {}
+    module_run = None
 
     def _runs_on_this_controller(self):
+        args = self._task.args
         return (
             getattr(self._connection, "transport", None) == "local"
             and not self._task.async_val
             # Ansible keeps [{}] when no environment is set.
             and not any(self._task.environment or ())
             and not self._play_context.become
-            and HAS_REQUESTS and HAS_DEFUSEDXML and HAS_JMESPATH
+            # A library this task needs but the controller lacks may be on the module's interpreter.
+            and HAS_REQUESTS
+            and (HAS_JMESPATH or not args.get("jmespath"))
+            and (HAS_DEFUSEDXML or args.get("response_format") != "xml")
         )
 
     def run(self, tmp=None, task_vars=None):
@@ -62,18 +117,18 @@ class InfoQueryAction(ActionBase):
             result.update(self._execute_module(module_name=self._task.action, task_vars=task_vars))
             return result
         try:
-            dummy, params = self.validate_argument_spec(argument_spec=info_argument_spec(self.EXTRA_ARGUMENT_SPEC))
+            dummy, params = self.validate_argument_spec(argument_spec=self.argument_spec)
         except AnsibleActionFail as exc:
             # Name the module as the module path would, not this plugin's Python path.
             result.update(failed=True, msg=str(exc).replace("(%s)" % self._load_name, "(%s)" % self._task.action))
             return result
         task = _TaskParams(params)
+        secrets = set()
         try:
-            config = ConnectionConfig.from_options(params)
-            with EmClient(config, warn=task.warn, log=display.vvv) as client:
-                result.update(run_info_query(task, client, type(self).PREPARE))
+            with open_client(params, warn=task.warn, log=display.vvv, register_secret=secrets.add) as client:
+                result.update(type(self).module_run(task, client))
         except EmError as exc:
-            result.update(failed=True, **exc.to_result())
+            result.update(failed_result(exc))
         if task.warnings:
             result["warnings"] = task.warnings
-        return result
+        return mask_secrets(result, secrets)

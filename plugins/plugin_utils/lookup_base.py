@@ -1,28 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the veeam.enterprise_manager collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller-side base of the lookups: typed options through Ansible's config system, the shared client."""
+"""Controller-side base of the lookups: typed options through Ansible's config system, the shared client opener."""
 
 from __future__ import annotations
-
-import os
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, ConnectionConfig
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, get_spec
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import run_query, truncation_warning
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import open_client
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.errors import lookup_errors
 
 display = Display()
 
 
 class EmLookupBase(LookupBase):
-    """Subclasses set QUERY_OPTIONS (option names besides the connection ones) and implement prepare(params)."""
+    """Subclasses set OPTION_GROUPS (options.SHARED_SPECS groups besides connection) and prepare (a query.prepare_* function)."""
 
-    QUERY_OPTIONS = ()
+    OPTION_GROUPS = ()
 
     def prepare(self, params):
         raise NotImplementedError
@@ -46,20 +44,13 @@ class EmLookupBase(LookupBase):
             raise AnsibleLookupError("%s takes no positional terms; pass everything as keyword options (for example filter='...')." % self._plugin_name)
         self.set_options(var_options=self._connection_variables(variables), direct=kwargs)
         connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
-        ca_path = connection.get("ca_path")
-        if ca_path and os.path.isdir(ca_path) and os.path.samefile(ca_path, os.getcwd()):
-            # The config system turns a blank path (an AWX credential without a CA) into the working directory.
-            connection["ca_path"] = None
-        params = {name: self.get_option(name) for name in self.QUERY_OPTIONS}
-        try:
-            # Validate everything before the client can send a request.
+        params = {name: self.get_option(name) for name in get_spec(*self.OPTION_GROUPS)}
+        with lookup_errors(self._plugin_name):
+            # Validate the query before the client can send a request.
             prepared = self.prepare(params)
-            config = ConnectionConfig.from_options(connection)
-            with EmClient(config, warn=display.warning, log=display.vvv) as client:
+            with open_client(connection, warn=display.warning, log=display.vvv) as client:
                 display.vvv("%s: querying %s at %s" % (self._plugin_name, prepared.spec.query_type, client.base_url))
                 result = run_query(client, prepared)
-        except EmError as exc:
-            raise AnsibleLookupError("%s: %s" % (self._plugin_name, exc.message))
         display.vvv("%s: %d records in %d query requests" % (self._plugin_name, result["count"], result["pages"]))
         if result["truncated"]:
             display.warning(truncation_warning(result, prepared.max_records))

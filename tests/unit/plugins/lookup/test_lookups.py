@@ -13,12 +13,13 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import lookup_loader
 from ansible.template import Templar
 
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils import runner
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, INI_SECTION
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils import lookup_base
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import PASSWORD, USER
 
 CDP_LOOKUP = "veeam.enterprise_manager.cdp_replica_task_sessions"
-QUERY_LOOKUP = "veeam.enterprise_manager.query"
+RECORDS_LOOKUP = "veeam.enterprise_manager.records"
 LEVELS = ("keyword", "vars", "env", "ini")
 
 # Per option, one distinct valid value per level. validate_certs: the winning level says False, the rest True.
@@ -87,7 +88,7 @@ def captured(monkeypatch):
         return {prepared.record_key: [{"uid": "u1"}], "count": 1, "truncated": False, "filter": prepared.spec.filter_expression,
                 "pages": 1, "total": 1}
 
-    monkeypatch.setattr(lookup_base, "EmClient", FakeClient)
+    monkeypatch.setattr(runner, "EmClient", FakeClient)
     monkeypatch.setattr(lookup_base, "run_query", fake_run_query)
     return Captured
 
@@ -127,7 +128,7 @@ def test_option_precedence(option, level, captured, monkeypatch, isolated_settin
 
 
 def test_defaults_reach_the_config(captured):
-    get_lookup(QUERY_LOOKUP).run([], {}, type="CdpPolicy", **BASE)
+    get_lookup(RECORDS_LOOKUP).run([], {}, type="CdpPolicy", **BASE)
     config = captured.configs[0]
     for name, option in CONNECTION_OPTIONS.items():
         if name not in BASE:
@@ -136,16 +137,41 @@ def test_defaults_reach_the_config(captured):
 
 def test_query_options_reach_prepare(captured, monkeypatch):
     seen = []
-    original = get_lookup(CDP_LOOKUP).__class__.prepare
+    original = get_lookup(CDP_LOOKUP).__class__.prepare  # a staticmethod: query.prepare_cdp_query
 
     def spy(self, params):
         seen.append(params)
-        return original(self, params)
+        return original(params)
 
     lookup = get_lookup(CDP_LOOKUP)
     monkeypatch.setattr(lookup.__class__, "prepare", spy)
     lookup.run([], {}, vm_display_name=["a", "b"], created_after="-1d", page_size=10, **BASE)
     assert seen[0]["vm_display_name"] == ["a", "b"] and seen[0]["page_size"] == 10 and seen[0]["sort_order"] == "asc"
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_ca_path_means_no_ca_file(captured, monkeypatch, blank):
+    """An AWX credential without a CA injects an empty VEEAM_EM_CA_PATH: no CA file, not the working directory."""
+    monkeypatch.setenv("VEEAM_EM_CA_PATH", blank)
+    get_lookup(CDP_LOOKUP).run([], {}, **BASE)
+    assert captured.configs[0].ca_path is None
+
+
+def test_ca_path_expands_the_home_directory(captured, monkeypatch):
+    monkeypatch.setenv("HOME", "/home/auditor")
+    get_lookup(CDP_LOOKUP).run([], {"veeam_em_ca_path": "~/em-ca.pem"}, **BASE)
+    assert captured.configs[0].ca_path == "/home/auditor/em-ca.pem"
+
+
+def test_lookups_take_the_option_groups_of_their_modules():
+    from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_replica_task_session_info, query_info
+    for name, module in ((CDP_LOOKUP, cdp_replica_task_session_info), (RECORDS_LOOKUP, query_info)):
+        direct = dict(BASE, type="CdpPolicy") if module is query_info else dict(BASE)
+        lookup = get_lookup(name)
+        lookup.set_options(direct=direct)
+        for option, entry in module.ARGUMENT_SPEC.items():
+            # get_option raises for an option the lookup does not document.
+            assert lookup.get_option(option) == direct.get(option, entry.get("default")), (name, option)
 
 
 def test_templated_variables(captured):
@@ -163,7 +189,7 @@ def test_positional_terms_are_rejected(captured):
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"page_size": 0}, "page_size"),
     ({"state": "Sleeping"}, "state"),
-    ({"query": "[?"}, "query"),
+    ({"jmespath": "[?"}, "jmespath"),
     ({"host": None}, "host"),
     ({"workers": 99}, "workers"),
 ])
@@ -198,7 +224,7 @@ def test_cdp_lookup_against_the_simulator(em_sim):
 
 def test_lookup_from_variables_against_the_simulator(em_sim):
     variables = {"veeam_em_" + name: value for name, value in sim_options(em_sim).items()}
-    records = get_lookup(QUERY_LOOKUP).run([], variables, type="CdpPolicy", query="[0].uid")
+    records = get_lookup(RECORDS_LOOKUP).run([], variables, type="CdpPolicy", jmespath="[0].uid")
     assert len(records) == 1 and records[0].startswith("urn:veeam:CdpPolicy:")
 
 

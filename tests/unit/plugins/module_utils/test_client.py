@@ -1,25 +1,28 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the veeam.enterprise_manager collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""EmClient against the TLS simulator: logon/logoff, paging, retries, re-logon, stable paging, TLS, secrets."""
+"""EmClient against the TLS simulator: logon/logoff, retries, re-logon, TLS, secrets, request(); paging is in test_paging.py."""
 
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
+import requests
+import requests.adapters
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient, Ownership
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import (
     ApiError,
     AuthError,
     CommunicationError,
     EmError,
-    IncompleteResultError,
     SessionExpiredError,
     TLSError,
 )
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, prepare_generic_query, run_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import ConnectionConfig
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, run_query
 from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim import server as simserver
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import INTL_PASSWORD, INTL_USER, PASSWORD
 
@@ -77,8 +80,10 @@ def test_logon_header_is_read_case_insensitively(em_sim, monkeypatch):
     monkeypatch.setattr(simserver, "SESSION_HEADER", "x-restsvcsessionid")
     with client_for(em_sim) as client:
         token = client.logon()
-        assert token and client.session_id == token
+        assert token
         assert client.check(client.get("/api/querySvc", ""), "/api/querySvc").status_code == 200
+    service = [request for request in em_sim.requests if request["path"] == "/api/querySvc"]
+    assert len(service) == 1 and headers_named(service[0], "X-RestSvcSessionId") == [token]
     assert_no_open_session(em_sim)
 
 
@@ -165,7 +170,7 @@ def test_logoff_after_an_api_error_while_paging(em_sim):
 
 def test_caller_session_id_means_no_logon_and_no_logoff(em_sim, baseline):
     with client_for(em_sim) as owner:
-        owner.release_on_close()
+        owner.ownership = Ownership.HANDED_OUT
         token = owner.logon()
     before = em_sim.state()
     assert before["open_sessions"] == 1
@@ -182,57 +187,6 @@ def test_caller_session_id_means_no_logon_and_no_logoff(em_sim, baseline):
     assert info.value.status == 401 and "session module" in info.value.message
     assert token not in info.value.message and token not in repr(info.value.to_result())
     assert em_sim.state()["logons"] == before["logons"]
-
-
-# -- paging --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("page_size", [2, 5, 1000])
-def test_workers_1_and_4_give_identical_ordered_results(em_sim, baseline, page_size):
-    one, dummy = fetch(em_sim, {"page_size": page_size}, workers=1)
-    four, dummy = fetch(em_sim, {"page_size": page_size}, workers=4)
-    assert one["sessions"] == four["sessions"] == baseline["sessions"]
-    expected_pages = 1 + -(-baseline["count"] // page_size)  # probe plus every page
-    assert one["pages"] == four["pages"] == expected_pages
-
-
-def test_descending_order_with_workers(em_sim, baseline):
-    result, dummy = fetch(em_sim, {"sort_order": "desc"}, workers=4)
-    assert uids(result) == list(reversed(uids(baseline)))
-
-
-def test_paging_requests_carry_sort_page_size_and_pin(em_sim, baseline):
-    fetch(em_sim)
-    queries = em_sim.query_requests()
-    probe, pages = queries[0], queries[1:]
-    assert "pageSize=1&" in probe["query"] and "sortDesc=CreationTimeUTC" in probe["query"]
-    assert all("sortAsc=CreationTimeUTC" in request["query"] and "pageSize=%d" % PAGE in request["query"] for request in pages)
-    assert all("CreationTimeUTC%3C%3D%22" in request["query"] for request in pages)
-    assert sorted(int(request["query"].rsplit("page=", 1)[1]) for request in pages) == list(range(1, len(pages) + 1))
-
-
-def test_max_records_truncates(em_sim, baseline):
-    result, dummy = fetch(em_sim, {"max_records": 5}, workers=4)
-    assert result["count"] == 5 and result["truncated"] is True
-    assert result["sessions"] == baseline["sessions"][:5]
-    result, dummy = fetch(em_sim, {"max_records": baseline["count"]})
-    assert result["count"] == baseline["count"] and result["truncated"] is False
-    assert_no_open_session(em_sim)
-
-
-def test_empty_result_costs_one_probe(em_sim):
-    result, stats = fetch(em_sim, {"vm_display_name": "no such vm"})
-    assert result["sessions"] == [] and result["count"] == 0 and result["total"] == 0
-    assert stats["query_requests"] == 1
-
-
-def test_generic_query_through_the_client(em_sim):
-    with client_for(em_sim, workers=4) as client:
-        result = run_query(client, prepare_generic_query({"type": "CdpReplicaSession", "page_size": 5, "sort_by": "CreationTimeUTC",
-                                                          "filters": {"State": ["Working", "Stopped"]}}))
-    assert result["count"] == result["total"] > 5
-    assert {record["state"] for record in result["records"]} <= {"Working", "Stopped"}
-    assert len({record["uid"] for record in result["records"]}) == result["count"]
 
 
 # -- retries and re-logon ------------------------------------------------------------------------
@@ -297,36 +251,6 @@ def test_repeated_401_after_relogon_is_an_auth_error(em_sim):
     assert_no_open_session(em_sim)
 
 
-# -- stable paging -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("sort_order", ["asc", "desc"])
-@pytest.mark.parametrize("workers", [1, 4])
-def test_insertions_between_pages_lose_and_duplicate_nothing(em_sim, baseline, sort_order, workers):
-    expected = uids(baseline) if sort_order == "asc" else list(reversed(uids(baseline)))
-    em_sim.configure(insert_between_pages=3)
-    result, dummy = fetch(em_sim, {"sort_order": sort_order}, workers=workers)
-    assert em_sim.state()["inserted_tasks"] >= 3 * len(em_sim.query_requests())
-    assert uids(result) == expected
-    assert_no_open_session(em_sim)
-
-
-def test_repeated_page_once_is_repaired(em_sim, baseline):
-    em_sim.faults({"on": "query", "page": 3, "action": "repeat_previous_page"})
-    result, dummy = fetch(em_sim)
-    assert result["sessions"] == baseline["sessions"]
-    assert len(set(uids(result))) == result["count"]
-
-
-def test_repeated_page_forever_is_an_incomplete_result(em_sim, baseline):
-    em_sim.faults({"on": "query", "page": 3, "action": "repeat_previous_page", "times": -1})
-    with pytest.raises(IncompleteResultError) as info:
-        fetch(em_sim, retries=2)
-    assert info.value.details["expected"] == baseline["count"]
-    assert info.value.details["received"] == baseline["count"] - PAGE
-    assert_no_open_session(em_sim)
-
-
 # -- TLS -----------------------------------------------------------------------------------------
 
 
@@ -362,9 +286,10 @@ def _assert_secret_free(exc, *secrets):
 
 def test_secrets_never_appear_in_errors(em_sim):
     with client_for(em_sim) as owner:
-        owner.release_on_close()
+        owner.ownership = Ownership.HANDED_OUT
         token = owner.logon()
-        guid = owner._logon_guid  # pylint: disable=protected-access
+    # EM's token is base64 of the logon session's GUID, which opens the same session.
+    guid = base64.b64decode(token).decode("ascii")
     # A client can only mask what it knows: its password, and the session id it was given or obtained.
     leak = "token %s guid %s" % (token, guid)
     password_leak = "password %s" % PASSWORD
@@ -407,3 +332,118 @@ def test_scrub_masks_every_known_secret(em_sim):
     with pytest.raises(AuthError):
         with client_for(em_sim, password="hunter2-pass") as client:
             client.logon()
+
+
+# -- request(): any method -----------------------------------------------------------------------
+
+
+def test_request_get_returns_the_checked_response(em_sim):
+    with client_for(em_sim) as client:
+        response = client.request("GET", "/api/logonSessions", accept="json")
+        assert response.status_code == 200 and "json" in response.headers["Content-Type"]
+        with pytest.raises(ApiError) as info:
+            client.request("GET", "/api/noSuchResource")
+    assert info.value.status == 404 and info.value.details["method"] == "GET" and "GET /api/noSuchResource" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_request_translates_errors_of_other_methods(em_sim):
+    with client_for(em_sim) as client:
+        with pytest.raises(ApiError) as info:
+            client.request("post", "/api/query", params="type=CdpPolicy", body="<x/>", content_type="xml")
+    assert info.value.status == 405 and info.value.details["method"] == "POST" and "POST /api/query" in info.value.message
+    query = em_sim.query_requests()[0]
+    assert query["method"] == "POST" and headers_named(query, "Content-Type") == ["application/xml"]
+    assert_no_open_session(em_sim)
+
+
+def test_request_logs_on_again_after_expiry_and_scrubs_secrets(em_sim):
+    with client_for(em_sim) as client:
+        client.logon()
+        em_sim.expire()
+        assert client.request("GET", "/api/querySvc").status_code == 200
+        assert client.stats["relogons"] == 1
+        em_sim.faults({"on": "any", "action": "status", "status": 400, "message": "password %s" % PASSWORD})
+        with pytest.raises(ApiError) as info:
+            client.request("PUT", "/api/querySvc", body="{}", content_type="json")
+    _assert_secret_free(info.value, PASSWORD)
+    assert "********" in info.value.message and "Check the request's parameters and body" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_request_with_a_borrowed_session_that_expired(em_sim):
+    with client_for(em_sim) as owner:
+        owner.ownership = Ownership.HANDED_OUT
+        token = owner.logon()
+    em_sim.expire()
+    with client_for(em_sim, session_id=token, username=None, password=None) as client:
+        with pytest.raises(SessionExpiredError) as info:
+            client.request("DELETE", "/api/querySvc")
+    assert info.value.details["method"] == "DELETE" and em_sim.state()["logons"] == 1
+
+
+class FakeTransport(requests.adapters.BaseAdapter):
+    """Answers every request from a script: a status code, or an exception to raise. Records what was sent."""
+
+    def __init__(self, *script):
+        super().__init__()
+        self.script = list(script)
+        self.sent = []
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        self.sent.append(request)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        response = requests.Response()
+        response.status_code = step
+        response.headers["Content-Type"] = "application/xml"
+        response.raw = io.BytesIO(b"<Error Message='simulated' />" if step >= 400 else b"")
+        response.request = request
+        response.url = request.url
+        return response
+
+    def close(self):
+        pass
+
+
+def fake_client(*script, retries=3):
+    transport = FakeTransport(*script)
+    config = ConnectionConfig.from_options({"host": "em.example.com", "session_id": "c2Vzc2lvbg==", "retries": retries})
+    client = EmClient(config, backoff_base=0)
+    client.session.mount("https://", transport)
+    return client, transport
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "GET"])
+@pytest.mark.parametrize("failure", [503, 500, requests.exceptions.ReadTimeout("slow"), requests.exceptions.ConnectionError("reset")],
+                         ids=["503", "500", "timeout", "reset"])
+def test_idempotent_methods_are_retried(method, failure):
+    client, transport = fake_client(failure, failure, 204)
+    with client:
+        response = client.request(method, "/api/cdpPolicies/1", body="<CdpPolicy/>" if method == "PUT" else None, expected=(204,))
+    assert response.status_code == 204
+    assert [request.method for request in transport.sent] == [method] * 3 and client.stats["retries"] == 2
+
+
+@pytest.mark.parametrize("failure, error", [(503, ApiError), (500, ApiError), (requests.exceptions.ReadTimeout("slow"), CommunicationError),
+                                            (requests.exceptions.ConnectionError("reset"), CommunicationError)],
+                         ids=["503", "500", "timeout", "reset"])
+def test_post_is_never_sent_twice(failure, error):
+    client, transport = fake_client(failure, 201)
+    with client:
+        with pytest.raises(error) as info:
+            client.request("POST", "/api/cdpPolicies", body='{"Name": "p\u00e9"}', content_type="json", expected=(201,))
+    assert len(transport.sent) == 1 and client.stats["retries"] == 0
+    assert "POST /api/cdpPolicies" in info.value.message
+    sent = transport.sent[0]
+    assert sent.body == '{"Name": "p\u00e9"}'.encode("utf-8") and sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["Accept"] == "application/xml" and sent.headers["X-RestSvcSessionId"] == "c2Vzc2lvbg=="
+
+
+def test_put_retries_stop_at_the_limit():
+    client, transport = fake_client(503, 503, retries=1)
+    with client:
+        with pytest.raises(CommunicationError) as info:
+            client.request("PUT", "/api/cdpPolicies/1", body=b"<CdpPolicy/>")
+    assert len(transport.sent) == 2 and "kept failing with HTTP 503" in info.value.message and "after 1 retries" in info.value.message

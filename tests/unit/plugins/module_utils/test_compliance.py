@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the veeam.enterprise_manager collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Engine rules and edges (issue 4)."""
+"""The evaluator end to end: sessions, rules, scope, waivers and window in, the report out (issue 4)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ import json
 
 import pytest
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils import compliance
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import (
-    ComplianceConfigError,
-    ComplianceEvaluator,
-    evaluate,
-)
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import ComplianceEvaluator, evaluate
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import SCHEMA_VERSION
 
 NOW = "2025-06-15T00:00:00Z"  # default window: 2025-06-14T00:00:00Z .. NOW
 
@@ -65,7 +61,7 @@ def test_healthy_vm_is_compliant_and_report_is_plain_json():
     report = evaluate(healthy("vm1"), now=NOW)
     vm = vm_entry(report, "vm1")
     assert report["verdict"] == "compliant"
-    assert report["schema_version"] == compliance.SCHEMA_VERSION
+    assert report["schema_version"] == SCHEMA_VERSION
     assert vm["status"] == "compliant"
     assert vm["coverage_percent"] == 100.0
     assert vm["running"] is True
@@ -339,61 +335,6 @@ def test_switching_rules_off():
     assert evaluate(records, now=NOW, rules={"failures": False, "coverage": False, "freshness": False, "rpo": False})["verdict"] == "compliant"
 
 
-@pytest.mark.parametrize("rules, option", [
-    ({"coverage": {"max_gap": "soon"}}, "rules.coverage.max_gap"),
-    ({"coverage": {"maxgap": "15m"}}, "rules.coverage.maxgap"),
-    ({"coverag": {}}, "rules.coverag"),
-    ({"stuck": {"enabled": "yes"}}, "rules.stuck.enabled"),
-    ({"rpo": {"minor_severity": "bad"}}, "rules.rpo.minor_severity"),
-    ({"overrides": {"hosts": {}}}, "rules.overrides.hosts"),
-    ({"overrides": {"vms": {"vm1": {"policy_config": {"enabled": False}}}}}, "rules.overrides.vms.vm1.policy_config"),
-    ({"overrides": {"vms": {"vm1": {"coverage": {"max_gap": -5}}}}}, "rules.overrides.vms.vm1.coverage.max_gap"),
-])
-def test_bad_rules_name_the_key(rules, option):
-    with pytest.raises(ComplianceConfigError) as info:
-        evaluate([], now=NOW, rules=rules)
-    assert info.value.option == option
-    assert isinstance(info.value, ValueError)
-    assert option in str(info.value)
-
-
-@pytest.mark.parametrize("waivers, option", [
-    ([{"vm": "x", "reason": "r"}], "waivers[0].expires"),
-    ([{"vm": "x", "expires": "2025-01-01"}], "waivers[0].reason"),
-    ([{"reason": "r", "expires": "2025-01-01"}], "waivers[0].vm"),
-    ([{"vm": "x", "reason": "r", "expires": "someday"}], "waivers[0].expires"),
-    ([{"vm": "x", "reason": "r", "expires": "2025-01-01", "rules": ["nope"]}], "waivers[0].rules"),
-    ([{"vm": "x", "reason": "r", "expires": "2025-01-01", "ticket": 1}], "waivers[0].ticket"),
-    ("vm1", "waivers"),
-])
-def test_bad_waivers_name_the_key(waivers, option):
-    with pytest.raises(ComplianceConfigError) as info:
-        evaluate([], now=NOW, waivers=waivers)
-    assert info.value.option == option
-
-
-def test_bad_window_and_now():
-    with pytest.raises(ComplianceConfigError):
-        evaluate([], now="yesterday")
-    with pytest.raises(ComplianceConfigError):
-        evaluate([], now=NOW, window={"start": "2025-06-15T00:00:00Z", "end": "2025-06-14T00:00:00Z"})
-    with pytest.raises(ComplianceConfigError):
-        evaluate([], now=NOW, expected_vms=[""])
-
-
-@pytest.mark.parametrize("window, start, end", [
-    (None, "2025-06-14T00:00:00Z", "2025-06-15T00:00:00Z"),
-    ("-2h", "2025-06-14T22:00:00Z", "2025-06-15T00:00:00Z"),
-    ("6h", "2025-06-14T18:00:00Z", "2025-06-15T00:00:00Z"),
-    (3600, "2025-06-14T23:00:00Z", "2025-06-15T00:00:00Z"),
-    (["2025-06-10", "2025-06-11T12:00:00+02:00"], "2025-06-10T00:00:00Z", "2025-06-11T10:00:00Z"),
-    ({"start": "-7d", "end": "-1d"}, "2025-06-08T00:00:00Z", "2025-06-14T00:00:00Z"),
-])
-def test_window_forms(window, start, end):
-    report = evaluate([], now=NOW, window=window)
-    assert (report["window"]["start"], report["window"]["end"]) == (start, end)
-
-
 def test_now_accepts_datetime():
     now = datetime.datetime(2025, 6, 15, tzinfo=datetime.timezone.utc)
     assert evaluate([], now=now)["now"] == "2025-06-15T00:00:00Z"
@@ -415,14 +356,13 @@ def test_streaming_api_matches_one_shot():
     assert streamed["evidence"]["query"] == "type=CdpReplicaTaskSession"
 
 
-def test_state_does_not_keep_raw_records():
+def test_sessions_are_merged_and_not_kept_as_records():
     evaluator = ComplianceEvaluator(now=NOW)
-    for hour in range(0, 24):
-        evaluator.add_session(session("vm1", "2025-06-14T%02d:00:00Z" % hour, "2025-06-14T%02d:59:59.5Z" % hour))
-    state = evaluator._vms["vm1"]  # pylint: disable=protected-access
-    assert len(state.intervals) == 1
-    assert not hasattr(state, "__dict__")
-
-
-def test_human_duration():
-    assert [compliance.human_duration(value) for value in (5, 900, 915, 7260, 90000, None)] == ["5s", "15m", "15m 15s", "2h 1m", "1d 1h", "unknown"]
+    records = [session("vm1", "2025-06-14T%02d:00:00Z" % hour, "2025-06-14T%02d:59:59.5Z" % hour) for hour in range(0, 24)]
+    for record in records:
+        evaluator.add_session(record)
+    for record in records:  # the evaluator must not depend on the records after add_session
+        record.clear()
+    vm = vm_entry(evaluator.finish(), "vm1")
+    assert vm["timeline"] == [[0, 86400]]  # 24 sessions with half-second hand-overs: one interval
+    assert vm["sessions"] == 24 and vm["coverage_percent"] == 99.99  # the last half second is a gap

@@ -1,13 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the veeam.enterprise_manager collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Policy-aware compliance (issue 8): joins, RPO thresholds, breach tiers, policy findings, tolerant fields."""
+"""Policy-aware compliance through the evaluator (issue 8): joins, RPO thresholds, breach tiers, policy findings."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils import compliance
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import evaluate
 
 NOW = "2025-06-15T00:00:00Z"
@@ -34,7 +33,8 @@ def policy(uid="p1", name="Gold", rpo_seconds=15, rpo_minutes=0, warning=True, f
                 "mark_as_failed": {"enabled": failed, "rpo_threshold_seconds": 0, "rpo_threshold_minutes": 1},
             },
         }},
-        "cdp_policy_info": {"includes": {"object_in_cdp_policy": [{"name": "listed-vm", "hierarchy_obj_ref": "x"}]}},
+        "cdp_policy_info": {"cdp_replica_policy_info": {"includes": [{"name": "listed-vm", "display_name": "listed-vm",
+                                                                      "hierarchy_obj_ref": "x"}]}},
         "links": [{"rel": "Up", "type": "BackupServerReference", "href": "https://em:9398/api/backupServers/beda8585", "name": "backupsrv29"}],
     }
     record.update(extra)
@@ -194,32 +194,6 @@ def test_policy_referenced_but_not_listed_is_a_stub():
     vm = vm_entry(report, "vm1")
     assert vm["policy"] == "Silver" and vm["rpo_seconds"] is None
     assert report["policies"][0]["known"] is False and "policy_not_found" in codes(report["policies"][0])
-
-
-@pytest.mark.parametrize("options, seconds", [
-    ({"RecoveryPointObjectiveSeconds": 30, "RecoveryPointObjectiveMinutes": 1}, 90.0),
-    ({"cdp": {"recovery_point_objective": {"value": 5, "unit": "Minutes"}}}, 300.0),
-    ({"recoveryPointObjective": "00:00:15"}, 15.0),
-    ({"rpo": "PT2M"}, 120.0),
-    ({"recovery_point_objective_value": "10", "recovery_point_objective_unit": "Seconds"}, 10.0),
-    ({"rpo_minutes": "2"}, 120.0),
-    ({"rpo_reporting": {"mark_as_warning": {"rpo_threshold_seconds": 2}}}, None),
-    ({}, None),
-])
-def test_rpo_field_names_are_tolerated(options, seconds):
-    assert compliance.policy_rpo_seconds({"uid": "p", "name": "n", "PolicyScheduleOptions": options}) == seconds
-
-
-def test_rpo_reporting_and_enabled_tolerance():
-    record = {"Options": {"RpoReporting": {"MarkAsWarning": {"Enabled": "false", "RpoThresholdMinutes": 1},
-                                           "MarkAsFailed": {"IsEnabled": True, "RpoThresholdSeconds": 30}}},
-              "IsEnabled": "False"}
-    reporting = compliance.policy_rpo_reporting(record)
-    assert reporting == {"warning": {"enabled": False, "threshold_seconds": 60.0}, "error": {"enabled": True, "threshold_seconds": 30.0}}
-    assert compliance.policy_enabled(record) is False
-    assert compliance.policy_enabled({"schedule_enabled": True}) is True
-    assert compliance.policy_enabled({"disabled": True}) is False
-    assert compliance.policy_enabled({}) is None
 
 
 @pytest.mark.parametrize("record", [None, "text", 5, [], {"links": "nonsense", "policy_schedule_options": [1, None, "x"]}])

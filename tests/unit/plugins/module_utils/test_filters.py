@@ -244,7 +244,7 @@ def test_bad_jmespath_carries_jmespaths_message():
     import jmespath.exceptions
     with pytest.raises(jmespath.exceptions.JMESPathError) as original:
         jmespath.compile("[?result==")
-    error = _invalid("query", prepare_cdp_query, {"query": "[?result=="}, now=NOW)
+    error = _invalid("jmespath", prepare_cdp_query, {"jmespath": "[?result=="}, now=NOW)
     assert str(original.value) in error.message
 
 

@@ -17,14 +17,12 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client im
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import (
     CONNECTION_OPTIONS,
+    DEFAULT_PORT,
     INI_SECTION,
+    SHARED_SPECS,
     ConnectionConfig,
     connection_argument_spec,
-)
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import (
-    CDP_FILTER_ARGUMENT_SPEC,
-    GENERIC_ARGUMENT_SPEC,
-    QUERY_ARGUMENT_SPEC,
+    get_spec,
 )
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.version import COLLECTION_VERSION
 
@@ -63,23 +61,69 @@ def _spec_view(spec):
     return {name: (entry.get("type", "str"), entry.get("default"), entry.get("choices"), bool(entry.get("required"))) for name, entry in spec.items()}
 
 
-@pytest.mark.parametrize("fragment, spec", [
-    ("DOCUMENTATION", QUERY_ARGUMENT_SPEC),
-    ("CDP_FILTERS", CDP_FILTER_ARGUMENT_SPEC),
-    ("GENERIC", GENERIC_ARGUMENT_SPEC),
+@pytest.mark.parametrize("fragment, group", [
+    ("DOCUMENTATION", "query"),
+    ("PAGING", "paging"),
+    ("CDP_FILTERS", "cdp_filters"),
+    ("GENERIC", "generic"),
 ])
-def test_query_fragments_equal_the_argument_specs(fragment, spec):
+def test_query_fragments_equal_the_argument_specs(fragment, group):
     documented = options_of(getattr(query_fragment.ModuleDocFragment, fragment))
-    assert _spec_view(documented) == _spec_view(spec)
+    assert _spec_view(documented) == _spec_view(SHARED_SPECS[group])
+
+
+def test_connection_group_is_the_table():
+    assert SHARED_SPECS["connection"] == connection_argument_spec()
+    assert list(get_spec("connection")) == list(CONNECTION_OPTIONS)
+
+
+def test_get_spec_picks_groups_and_single_options_in_order():
+    spec = get_spec("paging", "cdp_filters.vm_display_name", "query.filter")
+    assert list(spec) == ["page_size", "max_records", "response_format", "vm_display_name", "filter"]
+    assert spec["vm_display_name"] == {"type": "raw"} and spec["page_size"]["default"] == 1000
+    with pytest.raises(KeyError):
+        get_spec("no_such_group")
+    with pytest.raises(KeyError):
+        get_spec("paging.no_such_option")
+
+
+def test_get_spec_returns_copies():
+    """A module adjusting its spec cannot change another module's."""
+    get_spec("paging")["page_size"]["default"] = 5
+    get_spec("connection")["session_id"]["no_log"] = False
+    assert SHARED_SPECS["paging"]["page_size"]["default"] == 1000
+    assert get_spec("connection")["session_id"]["no_log"] is True
+
+
+def test_awx_credential_type_injects_the_table():
+    """docs/awx/credential_type.yml injects only the collection's environment variables, with the table's defaults."""
+    with open(os.path.join(ROOT, "docs", "awx", "credential_type.yml"), encoding="utf-8") as handle:
+        credential_type = yaml.safe_load(handle)
+    injected = credential_type["injectors"]["env"]
+    by_env = {option["env"]: name for name, option in CONNECTION_OPTIONS.items()}
+    assert injected and set(injected) <= set(by_env)
+    fields = {field["id"]: field for field in credential_type["inputs"]["fields"]}
+    for env, template in injected.items():
+        name = by_env[env]
+        field = "ca_cert" if name == "ca_path" else name
+        assert field in fields and field in template, env
+        default = CONNECTION_OPTIONS[name]["default"]
+        if default is not None:
+            assert fields[field]["default"] == str(default).lower(), env
+        assert fields[field].get("secret", False) is CONNECTION_OPTIONS[name]["no_log"], env
+    assert str(DEFAULT_PORT) in injected["VEEAM_EM_PORT"]
 
 
 def test_action_group_lists_every_module():
+    """Every module that talks to EM is in the group; cdp_compliance_report, which only writes files, is not."""
     with open(os.path.join(ROOT, "meta", "runtime.yml"), encoding="utf-8") as handle:
         runtime = yaml.safe_load(handle)
     modules = {os.path.splitext(os.path.basename(path))[0] for path in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))}
     modules.discard("__init__")
-    assert modules
-    assert set(runtime["action_groups"]["enterprise_manager"]) == modules
+    assert "cdp_compliance_report" in modules
+    talks_to_em = modules - {"cdp_compliance_report"}
+    assert talks_to_em
+    assert set(runtime["action_groups"]["enterprise_manager"]) == talks_to_em
 
 
 def test_collection_version_equals_galaxy_yml():
@@ -155,6 +199,21 @@ def test_session_id_replaces_credentials():
 def test_numeric_strings_and_blank_ca_path():
     config = ConnectionConfig.from_options(dict(GOOD, port="9399", workers="16", retries="0", ca_path="  "))
     assert (config.port, config.workers, config.retries, config.ca_path) == (9399, 16, 0, None)
+    assert ConnectionConfig.from_options(dict(GOOD, ca_path="")).ca_path is None
+
+
+def test_ca_path_expands_the_home_directory(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/auditor")
+    assert ConnectionConfig.from_options(dict(GOOD, ca_path="~/em-ca.pem")).ca_path == "/home/auditor/em-ca.pem"
+    assert ConnectionConfig.from_options(dict(GOOD, ca_path=" /etc/pki/em-ca.pem ")).ca_path == "/etc/pki/em-ca.pem"
+
+
+def test_hand_built_config_keeps_the_defaults():
+    """Benchmarks and tests build configs by hand: the dataclass fields carry the table's defaults."""
+    config = ConnectionConfig(host="em.example.com")
+    for name, option in CONNECTION_OPTIONS.items():
+        if name != "host":
+            assert getattr(config, name) == option["default"], name
 
 
 @pytest.mark.parametrize("host, port, expected", [

@@ -6,82 +6,22 @@
 from __future__ import annotations
 
 import json
-from unittest import mock
 
-import pytest
-
-from ansible.module_utils import basic
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import CDP_FILTER_ARGUMENT_SPEC, GENERIC_ARGUMENT_SPEC, QUERY_ARGUMENT_SPEC
 from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_replica_task_session_info, query_info, session
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import PASSWORD, USER
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.harness import (
+    FakeModule,
+    connection_args,
+    parse,
+    run_main,
+    without_jmespath,
+)
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    patch_module_args = None
-
-ENV_NAMES = ("HOST", "PORT", "USERNAME", "PASSWORD", "SESSION_ID", "VALIDATE_CERTS", "CA_PATH", "TIMEOUT", "API_VERSION", "RETRIES", "WORKERS")
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in ENV_NAMES:
-        monkeypatch.delenv("VEEAM_EM_" + name, raising=False)
-
-
-def module_args(args):
-    if patch_module_args is not None:
-        return patch_module_args(args)
-    return mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
-
-
-def run_main(module, args, capsys):
-    """Run a module's main() as Ansible would; returns (exit code, result dict)."""
-    with module_args(args):
-        with pytest.raises(SystemExit) as info:
-            module.main()
-    return info.value.code, json.loads(capsys.readouterr().out)
-
-
-def connection_args(sim, **extra):
-    args = {"host": "127.0.0.1", "port": sim.port, "username": USER, "password": PASSWORD, "ca_path": sim.ca_file}
-    args.update(extra)
-    return args
-
-
-class FakeModule:
-    """Only what the modules' run() may use of AnsibleModule; anything else is an AttributeError."""
-
-    __slots__ = ("params", "check_mode", "warnings", "no_log_values", "debug_messages")
-
-    def __init__(self, params, check_mode=False):
-        self.params = params
-        self.check_mode = check_mode
-        self.warnings = []
-        self.no_log_values = set()
-        self.debug_messages = []
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def debug(self, message):
-        self.debug_messages.append(message)
-
-
-CDP_SPEC = dict(connection_argument_spec(), **QUERY_ARGUMENT_SPEC)
-CDP_SPEC.update(CDP_FILTER_ARGUMENT_SPEC)
-GENERIC_SPEC = dict(connection_argument_spec(), **QUERY_ARGUMENT_SPEC)
-GENERIC_SPEC.update(GENERIC_ARGUMENT_SPEC)
-
-
-def parse(spec, params):
-    result = ArgumentSpecValidator(spec).validate(params)
-    assert not result.error_messages, result.error_messages
-    return result.validated_parameters
+CDP_SPEC = cdp_replica_task_session_info.ARGUMENT_SPEC
+GENERIC_SPEC = query_info.ARGUMENT_SPEC
 
 
 # -- argument specs ------------------------------------------------------------------------------
@@ -136,7 +76,7 @@ def test_cdp_run_warns_when_truncated(em_sim):
 
 
 def test_query_info_run_with_projection(em_sim):
-    module = FakeModule(parse(GENERIC_SPEC, dict(connection_args(em_sim), type="CdpPolicy", query="[].name")))
+    module = FakeModule(parse(GENERIC_SPEC, dict(connection_args(em_sim), type="CdpPolicy", jmespath="[].name")))
     with EmClient(em_sim.config(), backoff_base=0) as client:
         result = query_info.run(module, client)
     assert result["records"] and all(isinstance(name, str) for name in result["records"])
@@ -144,7 +84,8 @@ def test_query_info_run_with_projection(em_sim):
 
 
 def test_session_run_present_and_absent(em_sim):
-    params = parse(dict(connection_argument_spec(), state={"type": "str", "default": "present"}), connection_args(em_sim))
+    params = parse(session.ARGUMENT_SPEC, connection_args(em_sim))
+    assert params["state"] == "present"
     module = FakeModule(params)
     with EmClient(em_sim.config(), register_secret=module.no_log_values.add, backoff_base=0) as client:
         result = session.run(module, client)
@@ -223,3 +164,39 @@ def test_session_absent_needs_a_session_id(em_sim, capsys):
     code, result = run_main(session, {"host": "127.0.0.1", "port": em_sim.port, "ca_path": em_sim.ca_file, "state": "absent"}, capsys)
     assert code == 1 and result["option"] == "session_id"
     assert em_sim.requests == []
+
+
+def test_session_state_choices_come_from_the_module():
+    result = ArgumentSpecValidator(session.ARGUMENT_SPEC).validate({"state": "gone"})
+    assert result.error_messages and "state" in result.error_messages[0]
+
+
+# -- libraries are checked where they are used ---------------------------------------------------
+
+
+def test_session_main_works_without_jmespath(em_sim, capsys, monkeypatch):
+    without_jmespath(monkeypatch)
+    code, result = run_main(session, connection_args(em_sim), capsys)
+    assert code == 0 and not result.get("failed") and result["session_id"]
+    code, result = run_main(session, {"host": "127.0.0.1", "port": em_sim.port, "ca_path": em_sim.ca_file,
+                                      "session_id": result["session_id"], "state": "absent"}, capsys)
+    assert code == 0 and result["changed"] is True
+    assert em_sim.state()["open_sessions"] == 0
+
+
+def test_info_main_needs_jmespath_only_for_the_jmespath_option(em_sim, capsys, monkeypatch):
+    without_jmespath(monkeypatch)
+    code, result = run_main(cdp_replica_task_session_info, dict(connection_args(em_sim), vm_display_name="virt03-ubuntu01"), capsys)
+    assert code == 0 and result["count"] == 3
+    before = len(em_sim.requests)
+    code, result = run_main(cdp_replica_task_session_info, dict(connection_args(em_sim), jmespath="[].uid"), capsys)
+    assert code == 1 and result["option"] == "jmespath" and "pip install jmespath" in result["msg"]
+    assert len(em_sim.requests) == before  # failed before any request
+
+
+def test_main_without_requests_fails_before_any_request(em_sim, capsys, monkeypatch):
+    from ansible_collections.veeam.enterprise_manager.plugins.module_utils import runner
+    monkeypatch.setattr(runner, "HAS_REQUESTS", False)
+    code, result = run_main(query_info, dict(connection_args(em_sim), type="CdpPolicy"), capsys)
+    assert code == 1 and "requests" in result["msg"] and "pip install requests" in result["msg"]
+    assert PASSWORD not in result["msg"] and em_sim.requests == []

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: query
+name: records
 short_description: Any query type of Veeam Backup Enterprise Manager's query service
 version_added: 0.1.0
 description:
@@ -20,43 +20,42 @@ extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.connection.plugins
   - veeam.enterprise_manager.query
+  - veeam.enterprise_manager.query.PAGING
   - veeam.enterprise_manager.query.GENERIC
 seealso:
   - module: veeam.enterprise_manager.query_info
 requirements:
   - requests
   - defusedxml
-  - jmespath (for O(query))
+  - jmespath (for O(jmespath))
 """
 
 EXAMPLES = r"""
 - name: Names and RPOs of the CDP policies
   ansible.builtin.debug:
-    msg: "{{ query('veeam.enterprise_manager.query', type='CdpPolicy',
-             query='[].{name: name, rpo_minutes: policy_schedule_options.cdp_replica.recovery_point_objective_minutes,
+    msg: "{{ query('veeam.enterprise_manager.records', type='CdpPolicy',
+             jmespath='[].{name: name, rpo_minutes: policy_schedule_options.cdp_replica.recovery_point_objective_minutes,
                         rpo_seconds: policy_schedule_options.cdp_replica.recovery_point_objective_seconds}') }}"
 
 - name: Failed CDP policy sessions of the last week
   ansible.builtin.set_fact:
-    failed_policy_sessions: "{{ query('veeam.enterprise_manager.query', type='CdpReplicaSession',
+    failed_policy_sessions: "{{ query('veeam.enterprise_manager.records', type='CdpReplicaSession',
                                 filters={'CreationTimeUTC': {'>=': '-7d'}, 'Result': 'Failed'}) }}"
 """
 
 RETURN = r"""
 _raw:
   description:
-    - The records (see the C(records) return value of M(veeam.enterprise_manager.query_info)). With O(query), the result of the
+    - The records (see the C(records) return value of M(veeam.enterprise_manager.query_info)). With O(jmespath), the result of the
       JMESPath projection (wrapped in a list if it is not one).
   type: list
   elements: dict
 """
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import GENERIC_ARGUMENT_SPEC, QUERY_ARGUMENT_SPEC, prepare_generic_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_generic_query
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.lookup_base import EmLookupBase
 
 
 class LookupModule(EmLookupBase):
-    QUERY_OPTIONS = tuple(QUERY_ARGUMENT_SPEC) + tuple(GENERIC_ARGUMENT_SPEC)
-
-    def prepare(self, params):
-        return prepare_generic_query(params)
+    OPTION_GROUPS = ("query", "paging", "generic")
+    prepare = staticmethod(prepare_generic_query)

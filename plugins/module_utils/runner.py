@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way every edge opens an EM client, and the shared body of every module's main().
+
+It receives an already constructed AnsibleModule, so this file never imports AnsibleModule.
+Libraries are checked where they are used: requests here, jmespath when the jmespath option is
+set (query.py), defusedxml when an XML body is read (decode.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import sys
+
+from .client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, EmClient
+from .errors import EmError
+from .options import ConnectionConfig
+from .query import run_query, truncation_warning
+
+
+@contextlib.contextmanager
+def open_client(options, warn=None, log=None, register_secret=None, *, require_credentials=True):
+    """Validate the connection options, then yield an EmClient that logs off (if it logged on) when the block ends.
+
+    ``options`` is any mapping holding the connection option names (module params, lookup options);
+    ``register_secret`` receives every secret the client learns, so the caller can mask it in its output.
+    """
+    config = ConnectionConfig.from_options(options, require_credentials=require_credentials)
+    if not HAS_REQUESTS:
+        raise EmError("Failed to import the required Python library (requests) on %s's Python %s: %s. Install it (pip install requests) "
+                      "or set ansible_python_interpreter to a Python that has it." % (platform.node(), sys.executable, REQUESTS_IMPORT_ERROR))
+    with EmClient(config, warn=warn, log=log, register_secret=register_secret) as client:
+        yield client
+
+
+def execute(module, run, require_credentials=True):
+    """The body of a module's main(): open the client, run ``run(module, client)``, exit or fail."""
+    try:
+        with open_client(module.params, warn=module.warn, log=module.debug, register_secret=module.no_log_values.add,
+                         require_credentials=require_credentials) as client:
+            result = run(module, client)
+    except EmError as exc:
+        module.fail_json(**exc.to_result())
+    module.exit_json(**result)
+
+
+def run_info_query(module, client, prepare):
+    """The run() of the query info modules (and their in-process actions): validate, query, warn when truncated."""
+    prepared = prepare(module.params)
+    result = run_query(client, prepared)
+    if result["truncated"]:
+        module.warn(truncation_warning(result, prepared.max_records))
+    return dict(changed=False, **result)
