@@ -36,6 +36,7 @@ def build_parser():
     parser.add_argument('--interval-hours', type=float, default=8)
     parser.add_argument('--now', default=None, help='ISO 8601 UTC "now" of the data (default: current time, floored to the minute)')
     parser.add_argument('--profile', choices=('realistic', 'healthy'), default='realistic')
+    parser.add_argument('--twin-vms', type=int, default=0, help='VM names also used by a VM of another backup server')
     parser.add_argument('--idle-timeout', type=float, default=900.0, help='logon session idle expiry in seconds')
     parser.add_argument('--user', action='append', default=[], metavar='USER:PASSWORD',
                         help='account, repeatable (default: EMLAB\\auditor and EMLAB\\operator)')
@@ -70,7 +71,7 @@ def main(argv=None):
     srv = emserver.SimServer(
         bind=args.bind, port=args.port, tls_dir=cert_dir if args.tls else None,
         seed=args.seed, vms=args.vms, days=args.days, interval_hours=args.interval_hours, now=args.now,
-        profile=args.profile, users=users, log=log if log_handle else None,
+        profile=args.profile, twin_vms=args.twin_vms, users=users, log=log if log_handle else None,
         idle_timeout=args.idle_timeout, json_case=args.json_case, page_delay_ms=args.page_delay_ms,
         public_base_url=args.public_base_url)
     stop = threading.Event()

@@ -105,11 +105,15 @@ def _guid(rng):
 class Dataset(object):
     """All simulated EM data for one seed/profile; see module docstring for record layouts."""
 
-    def __init__(self, seed=42, vms=40, days=30, interval_hours=8, now=None, profile='realistic'):
+    def __init__(self, seed=42, vms=40, days=30, interval_hours=8, now=None, profile='realistic', twin_vms=0):
         if profile not in ('realistic', 'healthy'):
             raise ValueError('profile must be realistic or healthy')
         if vms < 0 or days <= 0 or interval_hours <= 0:
             raise ValueError('vms must be >= 0, days and interval_hours > 0')
+        if not isinstance(twin_vms, int) or isinstance(twin_vms, bool) or twin_vms < 0:
+            raise ValueError('twin_vms must be a non-negative integer')
+        self.twin_vms = twin_vms
+        self.twins = []
         self.seed = seed
         self.vm_count = vms
         self.days = days
@@ -158,6 +162,7 @@ class Dataset(object):
         self._build_policy_sessions()
         self._build_fixture()
         self._build_tasks()
+        self._build_twins()
         self.max_task_created = max(rec[T_CREATED] for rec in self.tasks)
         self._finish_truth()
 
@@ -326,6 +331,41 @@ class Dataset(object):
                 info['last_created'] = starts[-1]
             self.vm_truth[vm] = info
 
+    def _build_twins(self):
+        """twin_vms namesakes: a second VM with the name of a healthy one, in a policy of another backup server.
+
+        The twin's protection stopped 36 h ago, so the two VMs of one name are judged differently. Twins draw from
+        their own random stream and come after every other record: the rest of the data set is unchanged.
+        """
+        if not self.twin_vms:
+            return
+        rng = random.Random('twins-%s' % self.seed)
+        interval = int(self.interval_hours * HOUR)
+        sources = [vm for vm in range(self.vm_count) if vm not in self.anomaly_of and self.vm_names[vm] not in self.special_vms]
+        if len(sources) < self.twin_vms:
+            raise ValueError('twin_vms must be at most %d for this data set (its healthy, plainly named VMs)' % len(sources))
+        for source in sources[:self.twin_vms]:
+            source_server = self.policies[self.vm_policy[source]]['server']
+            pidx = next(idx for idx, pol in enumerate(self.policies) if pol['schedule_enabled'] and pol['server'] != source_server)
+            vm = len(self.vm_names)
+            self.vm_names.append(self.vm_names[source])
+            self.vm_policy.append(pidx)
+            self.vm_size.append(self.vm_size[source])
+            self.policies[pidx]['vms'].append(vm)
+            until = self.now_us - 36 * HOUR
+            created = self.now_us - self.days * DAY - rng.randrange(0, interval, 1000)
+            end = None
+            while created + interval <= until:
+                end = created + interval - rng.randrange(100000, 400000, 1000)
+                self.tasks.append((_guid(rng), vm, self.covering_psession(pidx, created), created, end, 'Completed', 'Success',
+                                   None, self.vm_size[vm]))
+                created += interval
+            self.twins.append({'vm': self.vm_names[vm], 'anomaly': 'protection_stopped', 'last_end': fmt_iso(end) if end else None,
+                               'policy': self.policies[pidx]['name'],
+                               'backup_server': self.servers[self.policies[pidx]['server']]['name'],
+                               'namesake_policy': self.policies[self.vm_policy[source]]['name'],
+                               'namesake_backup_server': self.servers[source_server]['name']})
+
     def _finish_truth(self):
         anomalies = {}
         for vm, kind in sorted(self.anomaly_of.items()):
@@ -348,6 +388,7 @@ class Dataset(object):
                                             'schedule_enabled': pol['schedule_enabled'],
                                             'vms': [self.vm_names[vm] for vm in pol['vms']]}) for pol in self.policies),
             'disabled_at': fmt_iso(self.disabled_at_us),
+            'twins': list(self.twins),
             'fixture': {'vm': FIXTURE_VM, 'included_in_policy': False, 'sessions': 3,
                         'note': 'historical sessions of June 2021 only (Veeam doc example)'},
         }

@@ -274,7 +274,7 @@ class Simulator(object):
     """All simulator state and the request logic (transport independent)."""
 
     def __init__(self, seed=42, vms=40, days=30, interval_hours=8, now=None, profile='realistic', users=None,
-                 log=None, **config):
+                 log=None, twin_vms=0, **config):
         self.lock = threading.RLock()
         self.config = dict(DEFAULT_CONFIG)
         self.update_config(config)
@@ -288,7 +288,7 @@ class Simulator(object):
         self.log = log
         self.data_params = {}
         self.version = 0
-        self.reset_data(seed=seed, vms=vms, days=days, interval_hours=interval_hours, now=now, profile=profile)
+        self.reset_data(seed=seed, vms=vms, days=days, interval_hours=interval_hours, now=now, profile=profile, twin_vms=twin_vms)
 
     # ------------------------------------------------------------------ setup
     def add_user(self, user, password):
@@ -300,9 +300,10 @@ class Simulator(object):
         for alias in aliases:
             self.users[alias] = (user, password)
 
-    def reset_data(self, seed=42, vms=40, days=30, interval_hours=8, now=None, profile='realistic'):
+    def reset_data(self, seed=42, vms=40, days=30, interval_hours=8, now=None, profile='realistic', twin_vms=0):
         started = time.monotonic()
-        dataset = simdata.Dataset(seed=seed, vms=vms, days=days, interval_hours=interval_hours, now=now, profile=profile)
+        dataset = simdata.Dataset(seed=seed, vms=vms, days=days, interval_hours=interval_hours, now=now, profile=profile,
+                                  twin_vms=twin_vms)
         engine = QueryEngine(dataset)
         with self.lock:
             self.dataset = dataset
@@ -311,7 +312,7 @@ class Simulator(object):
             self.version += 1
             self.now_arg = now
             self.data_params = {'seed': seed, 'vms': vms, 'days': days, 'interval_hours': interval_hours,
-                                'now': simdata.fmt_iso(dataset.now_us), 'profile': profile,
+                                'now': simdata.fmt_iso(dataset.now_us), 'profile': profile, 'twin_vms': twin_vms,
                                 'generation_seconds': round(time.monotonic() - started, 3)}
         return self.data_params
 
@@ -758,10 +759,10 @@ class Simulator(object):
                 args.pop('generation_seconds', None)
                 # Without "now", keep the one given at start (or use the current time again).
                 args['now'] = payload.get('now', self.now_arg)
-                for key in ('seed', 'vms', 'days', 'interval_hours', 'profile'):
+                for key in ('seed', 'vms', 'days', 'interval_hours', 'profile', 'twin_vms'):
                     if key in payload:
                         args[key] = payload[key]
-                unknown = set(payload) - {'seed', 'vms', 'days', 'interval_hours', 'now', 'profile', 'drop_sessions'}
+                unknown = set(payload) - {'seed', 'vms', 'days', 'interval_hours', 'now', 'profile', 'twin_vms', 'drop_sessions'}
                 if unknown:
                     raise ValueError('unknown reset keys: %s' % ', '.join(sorted(unknown)))
                 params = self.reset_data(**args)

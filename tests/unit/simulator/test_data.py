@@ -119,6 +119,29 @@ def test_insert_newest_tasks():
     assert len({r[T_GUID] for r in ds.tasks}) == len(ds.tasks)
 
 
+def test_twin_vms_add_namesakes_on_another_backup_server_and_change_nothing_else():
+    plain = Dataset(seed=7, vms=30, days=5, now=NOW)
+    twinned = Dataset(seed=7, vms=30, days=5, now=NOW, twin_vms=2)
+    assert twinned.tasks[:len(plain.tasks)] == plain.tasks and twinned.psessions == plain.psessions
+    assert twinned.vm_names[:len(plain.vm_names)] == plain.vm_names
+    assert len(twinned.twins) == 2 and twinned.truth['twins'] == twinned.twins and plain.truth['twins'] == []
+    now = parse_iso_us(NOW)
+    for twin in twinned.twins:
+        indices = [vm for vm, name in enumerate(twinned.vm_names) if name == twin['vm']]
+        assert len(indices) == 2 and indices[0] not in twinned.anomaly_of
+        servers = [twinned.server_of_policy(twinned.policies[twinned.vm_policy[vm]])['name'] for vm in indices]
+        assert servers == [twin['namesake_backup_server'], twin['backup_server']] and servers[0] != servers[1]
+        twin_tasks = [rec for rec in twinned.tasks if rec[T_VM] == indices[1]]
+        assert twin_tasks and all(rec[T_STATE] == 'Completed' for rec in twin_tasks)
+        assert max(rec[T_ENDED] for rec in twin_tasks) <= now - 36 * HOUR
+        assert fmt_iso(max(rec[T_ENDED] for rec in twin_tasks)) == twin['last_end']
+        assert twinned.policy_of_psession(twin_tasks[-1][T_PSESSION])['name'] == twin['policy']
+    with pytest.raises(ValueError):
+        Dataset(seed=7, vms=3, days=5, now=NOW, twin_vms=4)
+    with pytest.raises(ValueError):
+        Dataset(twin_vms=-1)
+
+
 def test_invalid_parameters():
     with pytest.raises(ValueError):
         Dataset(profile='chaotic')
