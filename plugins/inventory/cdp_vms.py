@@ -22,9 +22,10 @@ description:
     made safe by Ansible's group-name rules (every character other than letters, digits and C(_) becomes C(_))."
   - One logon per sync, always logged off (none with O(session_id)). With O(cache) on and a cache entry younger than O(cache_timeout),
     a sync sends no request to EM.
-  - The configuration file name must end in C(cdp_vms.yml) or C(cdp_vms.yaml). Connection options come from that file, then
-    C(VEEAM_EM_*) environment variables (an AWX credential sets these), then the C([veeam_enterprise_manager]) section of
-    C(ansible.cfg). Inventory plugins do not see play or inventory variables, so the C(veeam_em_*) variables do not apply.
+  - The configuration file name must end in C(cdp_vms.yml) or C(cdp_vms.yaml); a key in it that is not an option is an error.
+    Connection options come from extra variables (C(-e veeam_em_*)), then that file, then C(VEEAM_EM_*) environment variables
+    (an AWX credential sets these), then the C([veeam_enterprise_manager]) section of C(ansible.cfg).
+    Play and inventory variables do not reach an inventory plugin.
 author:
   - veeam.enterprise_manager contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -125,6 +126,8 @@ from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.cdp_vm_ho
 display = Display()
 
 VERDICT_GROUPS = ("cdp_compliant", "cdp_warning", "cdp_non_compliant")
+# Option names of the audit's messages that this plugin spells differently.
+OPTION_NAMES = {"'window.start'": "'window_start'"}
 NO_DATA_GROUP = "cdp_no_data"
 
 
@@ -136,7 +139,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        unknown = sorted(set(self._read_config_data(path)) - set(self._options))
+        if unknown:
+            raise AnsibleParserError("%s: unknown option%s %s in %s. See: ansible-doc -t inventory %s" % (
+                self.NAME, "" if len(unknown) == 1 else "s", ", ".join(unknown), path, self.NAME))
         cache_key = self.get_cache_key(path)
         read_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
@@ -170,7 +176,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 vms, issues = audit_vms(client, prepared)
             names = host_names(vms, self.get_option("hostname"))
         except EmError as exc:
-            raise AnsibleParserError("%s: %s" % (self.NAME, exc.message))
+            message = exc.message
+            for audit_name, name in OPTION_NAMES.items():
+                message = message.replace(audit_name, name)
+            raise AnsibleParserError("%s: %s" % (self.NAME, message))
         except ValueError as exc:
             raise AnsibleParserError("%s: %s" % (self.NAME, exc))
         for issue in issues:
