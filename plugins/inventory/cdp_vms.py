@@ -23,7 +23,7 @@ description:
   - One logon per sync, always logged off (none with O(session_id)). With O(cache) on and a cache entry younger than O(cache_timeout),
     a sync sends no request to EM.
   - The configuration file name must end in C(cdp_vms.yml) or C(cdp_vms.yaml); a key in it that is not an option is an error.
-    Connection options come from extra variables (C(-e veeam_em_*)), then that file, then C(VEEAM_EM_*) environment variables
+    Connection options come from that file, then extra variables (C(-e veeam_em_*)), then C(VEEAM_EM_*) environment variables
     (an AWX credential sets these), then the C([veeam_enterprise_manager]) section of C(ansible.cfg).
     Play and inventory variables do not reach an inventory plugin.
 author:
@@ -105,6 +105,8 @@ groups:
 # Then: ansible-inventory -i cdp_vms.yml --graph cdp_non_compliant
 """
 
+import os
+
 from ansible.errors import AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -160,7 +162,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _connection_options(self):
         connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
-        if connection.get("ca_path") == "":
+        ca_path = connection.get("ca_path")
+        if ca_path and os.path.isdir(ca_path) and os.path.samefile(ca_path, os.getcwd()):
+            # The config system turns a blank path (an AWX credential without a CA) into the working directory.
             connection["ca_path"] = None
         return connection
 

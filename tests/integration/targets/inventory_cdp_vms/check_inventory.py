@@ -231,6 +231,10 @@ def check_errors(inventory, sim):
     assert result.returncode != 0 and "rejected the user name or password" in result.stderr, result.stderr
     assert WRONG_PASSWORD not in result.stdout + result.stderr
 
+    extra_vars = inventory.run("extra_vars", {}, "--list", "-e", "veeam_em_password=%s" % inventory.env["VEEAM_EM_PASSWORD"],
+                               env={"VEEAM_EM_PASSWORD": WRONG_PASSWORD})
+    assert extra_vars.returncode == 0, "an extra variable outranks the environment: %s" % extra_vars.stderr
+
     port = free_port()
     result = inventory.run("unreachable", {"host": "https://127.0.0.1:%d" % port, "retries": 0, "timeout": 5}, "--list")
     assert result.returncode != 0 and "127.0.0.1:%d" % port in result.stderr and "Check host and port" in result.stderr, result.stderr

@@ -208,6 +208,14 @@ def test_every_connection_option_comes_from_the_file_the_environment_or_ansible_
         assert getattr(captured[-1], option) == values[2]
 
 
+def test_a_blank_ca_path_means_none(captured, monkeypatch, tmp_path):
+    """An AWX credential without a CA injects VEEAM_EM_CA_PATH=""; the config system makes that the working directory."""
+    monkeypatch.setenv("VEEAM_EM_CA_PATH", "")
+    monkeypatch.chdir(tmp_path)
+    parse(write_config(tmp_path, {"host": "em", "username": "u", "password": "p"}))
+    assert captured[-1].ca_path is None
+
+
 def test_hosts_groups_and_prefixed_variables(captured, tmp_path):
     inventory = parse(write_config(tmp_path, {"host": "em", "username": "u", "password": "p", "hostvar_prefix": "em_"}))
     host = inventory.get_host("db01")
