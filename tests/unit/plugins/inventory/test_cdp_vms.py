@@ -189,8 +189,7 @@ def captured(monkeypatch):
 
 
 @pytest.mark.parametrize("option", sorted(CONNECTION_OPTIONS))
-def test_every_connection_option_comes_from_the_file_the_environment_or_ansible_cfg(option, captured, monkeypatch, tmp_path,
-                                                                                      isolated_settings):
+def test_connection_options_come_from_the_file_the_environment_or_ansible_cfg(option, captured, monkeypatch, tmp_path, isolated_settings):
     values = {"str": ("from-file", "from-env", "from-ini"), "path": ("/file/ca.pem", "/env/ca.pem", "/ini/ca.pem"),
               "int": (5, 6, 7), "bool": (False, True, True)}[CONNECTION_OPTIONS[option]["type"]]
     if option == "api_version":
