@@ -93,3 +93,16 @@ def test_reset_control_regenerates():
         assert client.get('/api/query?type=CdpPolicy', token)[0] == 401
         assert client.control('POST', '/_sim/reset', {'bogus': 1})[0] == 400
         client.close()
+
+
+def test_reset_control_adds_and_removes_twin_vms():
+    with SimServer(port=0, vms=5, days=3, profile='healthy', now='2025-06-20T12:00:00Z') as srv:
+        client = Client(srv)
+        status, doc = client.control('POST', '/_sim/reset', {'twin_vms': 1})
+        assert status == 200 and doc['data']['twin_vms'] == 1 and doc['data']['vms'] == 5
+        twin = client.control('GET', '/_sim/truth')[1]['twins'][0]
+        assert srv.sim.dataset.vm_names.count(twin['vm']) == 2
+        assert client.control('POST', '/_sim/reset', {'twin_vms': 99})[0] == 400
+        status, doc = client.control('POST', '/_sim/reset', {'twin_vms': 0})
+        assert status == 200 and client.control('GET', '/_sim/truth')[1]['twins'] == []
+        client.close()
