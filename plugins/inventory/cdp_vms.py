@@ -148,17 +148,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         cache_key = self.get_cache_key(path)
         read_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
-        hosts = None
+        vms = None
         if read_cache:
             try:
-                hosts = self._cache[cache_key]
+                vms = self._cache[cache_key]
             except KeyError:
                 update_cache = True
-        if hosts is None:
-            hosts = self._fetch_hosts()
+        if vms is None:
+            vms = self._fetch_vms()
         if update_cache:
-            self._cache[cache_key] = hosts
-        self._populate(hosts)
+            self._cache[cache_key] = vms
+        self._populate(vms)
 
     def _connection_options(self):
         connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
@@ -168,8 +168,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             connection["ca_path"] = None
         return connection
 
-    def _fetch_hosts(self):
-        """Audit EM; returns [{name, vars}] with unprefixed variables (what the cache holds)."""
+    def _fetch_vms(self):
+        """Audit EM; returns one entry per VM and backup server (what the cache holds: naming and groups come later)."""
         params = {name: self.get_option(name) for name in ("window_start", "rules", "include_policies")}
         try:
             # Everything is validated before the client can send a request.
@@ -178,27 +178,27 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             with EmClient(config, warn=display.warning, log=display.vvv) as client:
                 display.vvv("%s: auditing the CDP VMs of %s" % (self.NAME, client.base_url))
                 vms, issues = audit_vms(client, prepared)
-            names = host_names(vms, self.get_option("hostname"))
         except EmError as exc:
             message = exc.message
             for audit_name, name in OPTION_NAMES.items():
                 message = message.replace(audit_name, name)
             raise AnsibleParserError("%s: %s" % (self.NAME, message))
-        except ValueError as exc:
-            raise AnsibleParserError("%s: %s" % (self.NAME, exc))
         for issue in issues:
             display.warning("%s: the audit data is incomplete: %s" % (self.NAME, issue))
-        display.vvv("%s: %d hosts" % (self.NAME, len(vms)))
-        return [{"name": name, "vars": vm} for name, vm in zip(names, vms)]
+        display.vvv("%s: %d VMs" % (self.NAME, len(vms)))
+        return vms
 
-    def _populate(self, hosts):
+    def _populate(self, vms):
         prefix = self.get_option("hostvar_prefix")
         strict = self.get_option("strict")
+        try:
+            names = host_names(vms, self.get_option("hostname"))
+        except ValueError as exc:
+            raise AnsibleParserError("%s: %s" % (self.NAME, exc))
         for group in VERDICT_GROUPS + (NO_DATA_GROUP,):
             self.inventory.add_group(group)
-        for host in hosts:
-            name = self.inventory.add_host(host["name"])
-            facts = host["vars"]
+        for host_name, facts in zip(names, vms):
+            name = self.inventory.add_host(host_name)
             for key, value in facts.items():
                 if key != "no_data":
                     self.inventory.set_variable(name, prefix + key, untrusted(value))

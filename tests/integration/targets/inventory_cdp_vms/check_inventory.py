@@ -201,6 +201,10 @@ def check_cache(inventory, sim, work):
     for name in os.listdir(os.path.join(work, "cache")):
         with open(os.path.join(work, "cache", name), encoding="utf-8") as handle:
             assert inventory.env["VEEAM_EM_PASSWORD"] not in handle.read()
+    # Naming and groups are applied to the cached VMs: changing them needs no sync.
+    renamed = inventory.list("cached", dict(options, hostname="vm_display_name_at_backup_server", hostvar_prefix="em_"))
+    assert sim.requests() == warm_start and len(renamed["_meta"]["hostvars"]) == len(cold["_meta"]["hostvars"])
+    assert all("@" in name and "em_verdict" in variables for name, variables in renamed["_meta"]["hostvars"].items())
     inventory.list("cached", options, "--flush-cache")
     assert sim.requests()["logon"] == warm_start["logon"] + 1, "--flush-cache must sync from EM"
 
