@@ -105,8 +105,6 @@ groups:
 # Then: ansible-inventory -i cdp_vms.yml --graph cdp_non_compliant
 """
 
-import os
-
 from ansible.errors import AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -120,16 +118,14 @@ else:  # ansible-core 2.19+ never templates values that are not marked as truste
     def untrusted(value):
         return value
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, ConnectionConfig
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import open_client
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.cdp_vm_hosts import audit_vms, host_names, prepare_vm_audit
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.errors import inventory_errors
 
 display = Display()
 
 VERDICT_GROUPS = ("cdp_compliant", "cdp_warning", "cdp_non_compliant")
-# Option names of the audit's messages that this plugin spells differently.
-OPTION_NAMES = {"'window.start'": "'window_start'"}
 NO_DATA_GROUP = "cdp_no_data"
 
 
@@ -160,29 +156,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._cache[cache_key] = vms
         self._populate(vms)
 
-    def _connection_options(self):
-        connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
-        ca_path = connection.get("ca_path")
-        if ca_path and os.path.isdir(ca_path) and os.path.samefile(ca_path, os.getcwd()):
-            # The config system turns a blank path (an AWX credential without a CA) into the working directory.
-            connection["ca_path"] = None
-        return connection
-
     def _fetch_vms(self):
         """Audit EM; returns one entry per VM and backup server (what the cache holds: naming and groups come later)."""
         params = {name: self.get_option(name) for name in ("window_start", "rules", "include_policies")}
-        try:
-            # Everything is validated before the client can send a request.
-            prepared = prepare_vm_audit(params)
-            config = ConnectionConfig.from_options(self._connection_options())
-            with EmClient(config, warn=display.warning, log=display.vvv) as client:
+        connection = {name: self.get_option(name) for name in CONNECTION_OPTIONS}
+        with inventory_errors(self.NAME):
+            # The audit options are validated here, the connection options by open_client: before any request.
+            plan = prepare_vm_audit(params)
+            with open_client(connection, warn=display.warning, log=display.vvv) as client:
                 display.vvv("%s: auditing the CDP VMs of %s" % (self.NAME, client.base_url))
-                vms, issues = audit_vms(client, prepared)
-        except EmError as exc:
-            message = exc.message
-            for audit_name, name in OPTION_NAMES.items():
-                message = message.replace(audit_name, name)
-            raise AnsibleParserError("%s: %s" % (self.NAME, message))
+                vms, issues = audit_vms(client, plan)
         for issue in issues:
             display.warning("%s: the audit data is incomplete: %s" % (self.NAME, issue))
         display.vvv("%s: %d VMs" % (self.NAME, len(vms)))

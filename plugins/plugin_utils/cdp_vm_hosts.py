@@ -11,11 +11,12 @@ backup server; the audit itself (queries, paging, verdicts) is unchanged.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import prepare_audit, run_audit
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import backup_server_from_links
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.timeutil import parse_em_time
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records import backup_server_from_links
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.timeutil import em_epoch
 
 HOSTNAME_VM = "vm_display_name"
 HOSTNAME_QUALIFIED = "vm_display_name_at_backup_server"
@@ -66,10 +67,7 @@ class PerServerEvaluator:
 
     def _note_last_session(self, key, record):
         """Keep the newest session per VM (by creation time): the host's last_session."""
-        try:
-            created = parse_em_time(record.get("creation_time_utc"))
-        except ValueError:
-            return
+        created = em_epoch(record.get("creation_time_utc"))
         if created is None:
             return
         # The engine's VM name: the display name, else the part of the session name before "@".
@@ -93,7 +91,7 @@ class PerServerEvaluator:
 
 
 def prepare_vm_audit(params):
-    """Validate the audit options (before any request); returns what ``audit_vms`` needs.
+    """Validate the audit options (before any request); returns the AuditPlan that ``audit_vms`` runs.
 
     The VMs a policy includes are hosts even without a session in the window, so the scope rule takes them from
     the policies (``rules.scope.from_policies``) unless the user's rules say otherwise.
@@ -103,14 +101,14 @@ def prepare_vm_audit(params):
     if isinstance(rules.get("scope", {}), Mapping):
         rules["scope"] = dict({"from_policies": True}, **rules.get("scope", {}))
     params["rules"] = rules
-    evaluator, spec, settings = prepare_audit(params)
-    return PerServerEvaluator(evaluator), spec, settings
+    plan = prepare_audit(params)
+    return dataclasses.replace(plan, evaluator=PerServerEvaluator(plan.evaluator))
 
 
-def audit_vms(client, prepared):
+def audit_vms(client, plan):
     """Run the audit; returns (VM entries, messages of what keeps the data from being complete). One entry per VM and backup server."""
-    evaluator = prepared[0]
-    result = run_audit(client, *prepared)
+    evaluator = plan.evaluator
+    result = run_audit(client, plan)
     vms = []
     issues = []
     for key, report in result["report"]:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import copy
+import contextlib
 
 import pytest
 import yaml
@@ -19,7 +19,7 @@ from ansible.plugins.loader import inventory_loader
 from ansible_collections.veeam.enterprise_manager.plugins.inventory import cdp_vms
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import ComplianceEvaluator
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, INI_SECTION
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, INI_SECTION, ConnectionConfig
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils import cdp_vm_hosts
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.cdp_vm_hosts import (
     PerServerEvaluator, host_names, prepare_vm_audit)
@@ -128,9 +128,9 @@ def test_truncation_reaches_every_backup_server():
 
 
 def test_prepare_takes_the_scope_from_the_policies_unless_told_otherwise():
-    evaluator = prepare_vm_audit({"window_start": "-24h", "include_policies": True})[0]
-    assert copy.deepcopy(evaluator._template).rules["scope"]["from_policies"] is True
-    evaluator = prepare_vm_audit({"rules": {"scope": {"from_policies": False}, "coverage": {"max_gap": "10m"}}})[0]
+    evaluator = prepare_vm_audit({"window_start": "-24h", "include_policies": True}).evaluator
+    assert isinstance(evaluator, PerServerEvaluator) and evaluator._template.rules["scope"]["from_policies"] is True
+    evaluator = prepare_vm_audit({"rules": {"scope": {"from_policies": False}, "coverage": {"max_gap": "10m"}}}).evaluator
     assert evaluator._template.rules["scope"]["from_policies"] is False
     assert evaluator._template.rules["coverage"]["max_gap"] == 600
     with pytest.raises(InvalidInputError, match="rules.coverage.max_gap"):
@@ -163,27 +163,23 @@ def test_verify_file_wants_the_cdp_vms_suffix(tmp_path):
 
 @pytest.fixture
 def captured(monkeypatch):
-    """The plugin without a server: the config it builds, and one VM."""
+    """The plugin without a server: the connection config it validates, and one VM."""
     configs = []
 
     class FakeClient:
         base_url = "https://fake:9398"
 
-        def __init__(self, config, **kwargs):
-            configs.append(config)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
+    @contextlib.contextmanager
+    def fake_open_client(options, **kwargs):
+        configs.append(ConnectionConfig.from_options(options))
+        yield FakeClient()
 
     def fake_audit(client, prepared):
         return [{"vm_display_name": "db01", "policy": "Gold", "policy_uid": "urn:veeam:CdpPolicy:g", "rpo_seconds": 15,
                  "backup_server": "bs1", "backup_server_uid": SERVER_A, "verdict": "warning", "findings": ["rpo"],
                  "no_data": False, "last_session": None, "em_host": client.base_url}], []
 
-    monkeypatch.setattr(cdp_vms, "EmClient", FakeClient)
+    monkeypatch.setattr(cdp_vms, "open_client", fake_open_client)
     monkeypatch.setattr(cdp_vms, "audit_vms", fake_audit)
     return configs
 
@@ -230,7 +226,7 @@ def test_hosts_groups_and_prefixed_variables(captured, tmp_path):
     ({"rules": {"stuck": {"enabled": "maybe"}}}, "rules.stuck.enabled"),
     ({"password": None}, "'password'"),
 ])
-def test_bad_options_fail_before_a_client_exists(options, message, captured, tmp_path):
+def test_bad_options_fail_before_a_request(options, message, captured, tmp_path):
     config = dict({"host": "em", "username": "u", "password": "p"}, **options)
     with pytest.raises(AnsibleParserError, match=message.replace("(", r"\(")):
         parse(write_config(tmp_path, {key: value for key, value in config.items() if value is not None}))
@@ -279,9 +275,9 @@ def test_audit_vms_uses_one_logon(twin_sim, monkeypatch, tmp_path):
     calls = []
     original = cdp_vm_hosts.run_audit
 
-    def counting(client, *prepared):
+    def counting(client, plan):
         calls.append(client.base_url)
-        return original(client, *prepared)
+        return original(client, plan)
 
     monkeypatch.setattr(cdp_vm_hosts, "run_audit", counting)
     parse(write_config(tmp_path, twin_sim.options(), name="count_cdp_vms.yml"))
