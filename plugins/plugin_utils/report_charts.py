@@ -98,7 +98,7 @@ def trend_chart(report):
         "; %d more VMs not drawn" % (len(entries) - len(shown)) if len(entries) > len(shown) else "")
     svg = _svg("chart-trend", title, desc, 40 + len(rows) * (_BAR + 6))
     _text(svg, 0, 14, title, size=12)
-    _stacked_rows(svg, rows, _WIDTH - _LABEL - 150)
+    _stacked_rows(svg, rows, _WIDTH - _LABEL - 230)
     return _figure(svg, desc)
 
 

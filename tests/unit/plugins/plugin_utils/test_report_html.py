@@ -126,3 +126,10 @@ def test_html_scales_to_ten_thousand_vms():
     text = render_html(report)
     assert text.count("<tr class=\"s-") >= 10000
     assert len(text) < 60 * 1024 * 1024
+
+
+def test_compliant_vms_show_a_tick_not_zero_findings():
+    text = render_html(sample_report())
+    row = next(line for line in text.split("<tr class=\"s-compliant\"")[1:] if ">good<" in line)
+    assert '<td data-v="0"><span class="ok" title="no findings">&#10003;</span></td>' in row
+    assert '<td data-v="0">0</td>' not in text
