@@ -124,9 +124,11 @@ _TEMPLATE = """\
 {% endfor %}</tbody></table>
 {% endif %}
 <h2>Policies</h2>
-{% if policies %}<table id="policies"><thead><tr><th>Status</th>{% if combined %}<th>EM</th>{% endif %}<th>Policy</th><th>Backup server</th><th>RPO</th><th>Enabled</th>
-<th>Configuration</th><th>VMs' status</th><th>VMs</th><th>VMs compliant / warning / non-compliant</th><th>Worst breach</th><th>Findings</th></tr></thead><tbody>
-{% for p in policies %}{% set split = p | policy_split %}<tr class="s-{{ p.status }}"><td>{{ p.status }}</td>{% if combined %}<td>{{ p.em_host }}</td>{% endif %}<td>{{ p.name }}</td>
+{% if policies %}<table id="policies"><thead><tr><th>Status</th>{% if combined %}<th>EM</th>{% endif %}<th>Policy</th><th>Backup server</th>
+<th>RPO</th><th>Enabled</th><th>Configuration</th><th>VMs' status</th><th>VMs</th>
+<th>VMs compliant / warning / non-compliant</th><th>Worst breach</th><th>Findings</th></tr></thead><tbody>
+{% for p in policies %}{% set split = p | policy_split %}
+<tr class="s-{{ p.status }}"><td>{{ p.status }}</td>{% if combined %}<td>{{ p.em_host }}</td>{% endif %}<td>{{ p.name }}</td>
 <td>{{ p.backup_server or '-' }}</td><td>{{ p.rpo_seconds | duration }}</td><td>{{ {true: 'yes', false: 'no'}.get(p.enabled, 'unknown') }}</td>
 <td>{{ split[0] }}</td><td>{{ split[1] }}</td>
 <td>{{ p.vms }}</td><td>{{ split[2] }}</td><td>{{ p | worst_breach }}</td><td>{{ findings_list(p.findings) if p.findings else '-' }}</td></tr>
@@ -136,7 +138,8 @@ _TEMPLATE = """\
 <h2>VMs</h2><div class="tools"><input id="q" type="search" placeholder="filter">
 <label><input id="p" type="checkbox"> only VMs needing attention</label>
 <span class="muted">click a column to sort; timeline: green = covered by task sessions, red = gap</span></div>
-<table id="vms"><thead><tr><th data-n="1">Status</th>{% if combined %}<th>EM</th>{% endif %}<th>VM</th><th>Expected</th><th>Waiver</th><th>Policy</th><th>Backup server</th>
+<table id="vms"><thead><tr><th data-n="1">Status</th>{% if combined %}<th>EM</th>{% endif %}<th>VM</th>
+<th>Expected</th><th>Waiver</th><th>Policy</th><th>Backup server</th>
 <th data-n="1">RPO</th><th data-n="1">Coverage %</th><th data-n="1">Worst gap</th><th data-n="1">Sessions</th>
 <th data-n="1">Findings</th><th data-n="1">Timeline</th></tr></thead><tbody>
 {% for row in vm_rows %}{% set vm = row.vm %}<tr class="s-{{ vm.status }}" data-ok="{{ '1' if vm.status == 'compliant' else '0' }}">

@@ -87,8 +87,8 @@ def main():
     try:
         with sync_playwright() as playwright:
             # A persistent context is the only way to give Chromium its own fresh user data directory.
-            context = playwright.chromium.launch_persistent_context(profile, executable_path=chromium, headless=True, args=FLAGS,
-                                                                   offline=True)
+            context = playwright.chromium.launch_persistent_context(
+                profile, executable_path=chromium, headless=True, args=FLAGS, offline=True)
             try:
                 for page in pages:
                     check(context, page, screenshot_dir)
