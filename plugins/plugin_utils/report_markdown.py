@@ -17,6 +17,7 @@ from .report_common import (
     evidence_meta,
     expected_text,
     is_combined,
+    policy_data_problem,
     policy_split,
     problem_vms,
     report_title,
@@ -43,9 +44,13 @@ def _header(report):
     title = report_title(report)
     if title:
         lines += ["**%s**" % _md(title), ""]
+    problem = policy_data_problem(report)
+    if problem:
+        lines += ["**%s**" % _md(problem), ""]
     lines.append("- Audit window: %s" % _md(window_text(report)))
     lines.append("- Generated: %s" % _md(report.get("generated_at")))
-    lines.extend("- %s: %s" % (label, _md(value) if value is not None else "-") for label, value in evidence_meta(report))
+    lines.extend("- %s: %s" % (label, _md(value) if value is not None else "-") for label, value in evidence_meta(report)
+                 if label != "Policy data")
     lines.append("- Data complete: %s" % ("yes" if data.get("complete", True) else "**no** (%s)" % _md(", ".join(data.get("issues", ())))))
     lines += ["", "| VMs | compliant | warning | non-compliant | RPO breached | replication failed | violations | warnings | waived |",
               "|---|---|---|---|---|---|---|---|---|",
