@@ -162,10 +162,10 @@ def gap_chart(report):
     slot = (_WIDTH - 20) / len(buckets)
     ET.SubElement(svg, "line", {"x1": "10", "x2": str(_WIDTH - 10), "y1": str(bottom), "y2": str(bottom), "stroke": COLOURS["grid"]})
     for index, ((label, count), colour) in enumerate(zip(buckets, colours)):
-        bar = (bottom - top - 14) * count / largest
+        bar_height = (bottom - top - 14) * count / largest
         x = 10 + index * slot + slot * 0.15
-        _rect(svg, x, bottom - bar, slot * 0.7, bar, colour, "%s: %d VMs" % (label, count))
-        _text(svg, x + slot * 0.35, bottom - bar - 3, str(count), anchor="middle")
+        _rect(svg, x, bottom - bar_height, slot * 0.7, bar_height, colour, "%s: %d VMs" % (label, count))
+        _text(svg, x + slot * 0.35, bottom - bar_height - 3, str(count), anchor="middle")
         _text(svg, x + slot * 0.35, bottom + 16, label, anchor="middle", size=10)
     return _figure(svg, desc)
 
