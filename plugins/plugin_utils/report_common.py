@@ -100,6 +100,11 @@ def _shared(report, line):
     return "; ".join("%s: %s" % (host, value) for host, value in lines)
 
 
+def folded_text(finding):
+    """The findings folded into this one as evidence of the same root cause, as one line, or ""."""
+    return "; ".join("%s/%s: %s" % (item.get("rule"), item.get("code"), item.get("message")) for item in finding.get("folded") or ())
+
+
 def expected_scope_text(report):
     """The expected VMs (names/patterns) as one line, "no expected scope" for [], "not recorded" when absent."""
     return _shared(report, lambda evidence: _scope_line(evidence.get("expected_vms")))

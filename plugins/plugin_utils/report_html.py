@@ -25,6 +25,7 @@ from .report_common import (
     clean_text,
     evidence_meta,
     expected_text,
+    folded_text,
     is_combined,
     policy_data_problem,
     policy_split,
@@ -90,6 +91,7 @@ _TEMPLATE = """\
 <ul>{% for f in findings %}<li><span class="sev-{{ f.severity }}{{ ' waived' if f.waived else '' }}">
 {{- '' }}<b>{{ f.severity }}</b> {{ f.rule }}/{{ f.code }}</span>: {{ f.message }}
 {%- if f.waived %}{% set waiver = f.waiver or {} %} <span class="muted">(waived until {{ waiver.expires }}: {{ waiver.reason }})</span>{% endif -%}
+{%- if f.folded %}<div class="muted">same cause, folded in: {{ f | folded }}</div>{% endif -%}
 <details><summary>evidence</summary>{{ value(f.evidence or {}) }}</details></li>{% endfor %}</ul>
 {%- endmacro -%}
 
@@ -200,7 +202,7 @@ def _environment():
     environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, finalize=_escape)
     environment.filters.update(label=status_label, duration=seconds_text, worst_breach=_worst_breach, columns=_columns,
                                text=lambda item: "" if item is None else str(item), policy_split=policy_split,
-                               expected=expected_text, waiver=waiver_text)
+                               expected=expected_text, waiver=waiver_text, folded=folded_text)
     return environment
 
 

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import VM_RULES
 
-from .report_common import clean_text, evidence_meta, expected_text, is_combined, sorted_vms, waiver_text, window_text
+from .report_common import clean_text, evidence_meta, expected_text, folded_text, is_combined, sorted_vms, waiver_text, window_text
 
 _OUTCOMES = ("failure", "error", "skipped")
 
@@ -46,10 +46,15 @@ def _properties(pairs):
     return props
 
 
+def _folded(finding):
+    text = folded_text(finding)
+    return "\nsame cause, folded in: %s" % text if text else ""
+
+
 def _finding_lines(findings, detailed):
     if detailed:
-        return "\n".join("[%s] %s: %s\n%s" % (f.get("severity"), f.get("code"), f.get("message"), json.dumps(f.get("evidence"), indent=1))
-                         for f in findings)
+        return "\n".join("[%s] %s: %s%s\n%s" % (f.get("severity"), f.get("code"), f.get("message"), _folded(f),
+                                                json.dumps(f.get("evidence"), indent=1)) for f in findings)
     return "\n".join("[%s%s] %s: %s" % (f.get("severity"), ", waived" if f.get("waived") else "", f.get("code"), f.get("message"))
                      for f in findings)
 

@@ -16,6 +16,7 @@ from .report_common import (
     clean_text,
     evidence_meta,
     expected_text,
+    folded_text,
     is_combined,
     policy_data_problem,
     policy_split,
@@ -114,10 +115,11 @@ def _vm_findings(vm, combined):
     lines = ["**%s**%s (%s)" % (_md(vm.get("name")), where, _md(status_label(vm.get("status")))), ""]
     for finding in vm.get("findings") or ():
         waiver = finding.get("waiver") or {}
-        lines.append("- %s %s/%s: %s%s%s" % (
+        folded = folded_text(finding)
+        lines.append("- %s %s/%s: %s%s%s%s" % (
             _md(finding.get("severity")), _md(finding.get("rule")), _md(finding.get("code")), _md(finding.get("message")),
             " (waived until %s: %s)" % (_md(waiver.get("expires")), _md(waiver.get("reason"))) if finding.get("waived") else "",
-            _md_evidence(finding.get("evidence") or {})))
+            "; same cause, folded in: %s" % _md(folded) if folded else "", _md_evidence(finding.get("evidence") or {})))
     return lines + [""]
 
 

@@ -59,6 +59,9 @@ def contract_report(em_host="em1.example"):
     for vm in report["vms"]:
         vm["expected"] = vm["name"] == "good"
         vm["waiver"] = {"reason": "tuning <b>", "expires": "2099-01-01", "rules": ["failures"]} if vm["name"] == "warn" else None
+    hostile = next(vm for vm in report["vms"] if vm["name"] not in ("good", "warn"))
+    gap = next(finding for finding in hostile["findings"] if finding["rule"] == "coverage")
+    gap["folded"] = [{"rule": "freshness", "code": "stale", "message": "no session <since> the gap"}]
     for policy in report["policies"]:
         policy.update(config_status="non_compliant", vms_status="warning", vm_counts={"compliant": 2, "warning": 1, "non_compliant": 0})
     report["drift"] = {"previous_audit": {"id": "a1"}, "new": [{"vm": "warn", "rule": "failures"}], "resolved": [], "persisting": [],

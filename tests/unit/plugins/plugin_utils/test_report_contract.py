@@ -79,6 +79,15 @@ def test_markdown_policy_split_and_vm_columns():
     assert "| status | VM | expected | waiver | policy |" in text
 
 
+def test_folded_findings_are_shown_with_the_finding_they_explain():
+    assert "same cause, folded in: freshness/stale: no session &lt;since&gt; the gap" in render_html(contract_report())
+    assert "same cause, folded in: freshness/stale: no session &lt;since&gt; the gap" in render_markdown(contract_report())
+    root = ET.fromstring(render_junit(contract_report()).encode("utf-8"))
+    failures = [case.find("failure").text for case in root.iter("testcase") if case.get("name") == "coverage" and case.find("failure") is not None]
+    assert any("same cause, folded in: freshness/stale: no session <since> the gap" in text for text in failures)
+    assert "folded in" not in render_html(sample_report())
+
+
 def test_markdown_query_line_has_no_doubled_escapes():
     report = sample_report()
     report["evidence"]["query"] = {"type": "CdpReplicaTaskSession", "filter": 'CreationTimeUTC>="2025-06-14T00:00:00Z"', "page_size": 1000}
