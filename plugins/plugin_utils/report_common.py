@@ -172,13 +172,49 @@ def drift_text(report):
         return NOT_RECORDED
     if drift.get("previous_audit") is None:
         return "first audit of this scope"
-    return ", ".join("%d %s" % (len(drift.get(key) or ()), key) for key in ("new", "resolved", "persisting", "appeared", "disappeared"))
+    return ", ".join("%d %s" % (len(drift.get(key) or ()), key) for key in DRIFT_KINDS)
 
 
 def report_title(report):
     """The user's audit title when every EM's evidence carries the same one, else None."""
     titles = {evidence.get("title") for _host, evidence in _evidences(report)}
     return titles.pop() if len(titles) == 1 and None not in titles else None
+
+
+DRIFT_KINDS = ("new", "resolved", "persisting", "appeared", "disappeared")
+MAX_LISTED = 50
+
+
+def drift_sections(report):
+    """[(kind, [line], more)] of the drift lists that have entries (persisting ones are only counted), or []."""
+    drift = report.get("drift") or {}
+    sections = []
+    for kind in ("new", "resolved", "appeared", "disappeared"):
+        entries = drift.get(kind) or []
+        if entries:
+            lines = [_drift_line(entry) for entry in entries[:MAX_LISTED]]
+            sections.append((kind, lines, len(entries) - len(lines)))
+    return sections
+
+
+def _drift_line(entry):
+    subject = entry.get("vm") if entry.get("vm") is not None else "policy %s" % entry.get("policy")
+    if entry.get("rule") is None:
+        return str(subject)
+    return "%s: %s/%s%s" % (subject, entry.get("rule"), entry.get("code") or "", ": %s" % entry["message"] if entry.get("message") else "")
+
+
+def trend_rows(report):
+    """(VM, compliant % of audited time, audits, current status, since) of the VMs not always compliant, worst first."""
+    trends = report.get("trends") or {}
+    rows = []
+    for entry in trends.get("vms") or ():
+        percent = entry.get("compliant_time_percent", entry.get("compliant_percent"))
+        if percent is None or percent >= 100:
+            continue
+        current = entry.get("current") or {}
+        rows.append((entry.get("vm"), percent, entry.get("audits"), current.get("status") or NOT_RECORDED, current.get("since") or "-"))
+    return sorted(rows, key=lambda row: (row[1], str(row[0]).casefold()))
 
 
 def evidence_meta(report):

@@ -23,6 +23,7 @@ from .report_common import (
     STATUS_RANK,
     active_findings,
     clean_text,
+    drift_sections,
     evidence_meta,
     expected_text,
     folded_text,
@@ -118,6 +119,10 @@ _TEMPLATE = """\
 {% endfor %}
 {% if not has_trend %}<p class="muted">Compliance over time: not recorded (the report has no trends from a history store).</p>
 {% endif %}
+{% if drift %}<h2>Changes since the previous audit</h2>
+{% for kind, entries, more in drift %}<h3>{{ kind }}</h3><ul>{% for entry in entries %}<li>{{ entry }}</li>{% endfor %}
+{% if more > 0 %}<li class="muted">and {{ more }} more (see the JSON report)</li>{% endif %}</ul>
+{% endfor %}{% endif %}
 {% if report.findings %}<h2>Data and report findings</h2>{{ findings_list(report.findings) }}
 {% endif %}
 {% if combined %}<h2>EM servers</h2><table><thead><tr><th>Status</th><th>EM</th><th>Verdict</th><th>VMs</th><th>Error</th></tr></thead><tbody>
@@ -258,5 +263,5 @@ def render_html(report):
         report=report, combined=combined, title=title, verdict=report.get("verdict", "incomplete"), window=window_text(report),
         data=report.get("data") or {}, meta=meta, cards=_cards(report.get("summary") or {}), audit_title=report_title(report),
         policy_problem=policy_data_problem(report), how_to_read=HOW_TO_READ, charts=_charts(report),
-        has_trend=bool((report.get("trends") or {}).get("vms")), policies=sorted_policies(report), vm_rows=_vm_rows(report),
+        has_trend=bool((report.get("trends") or {}).get("vms")), drift=drift_sections(report), policies=sorted_policies(report), vm_rows=_vm_rows(report),
         css=_CSS, script=_JS, csp=CSP)

@@ -12,8 +12,10 @@ import re
 
 from .report_common import (
     HOW_TO_READ,
+    MAX_LISTED,
     active_findings,
     clean_text,
+    drift_sections,
     evidence_meta,
     expected_text,
     folded_text,
@@ -25,6 +27,7 @@ from .report_common import (
     seconds_text,
     sorted_policies,
     status_label,
+    trend_rows,
     waiver_text,
     window_text,
 )
@@ -137,6 +140,27 @@ def _md_evidence(evidence):
     return "; evidence: %s%s" % ("; ".join(parts), " and %d more" % more if more > 0 else "")
 
 
+def _history(report):
+    """Changes since the previous audit and the VMs not always compliant over the trend period, when recorded."""
+    lines = []
+    sections = drift_sections(report)
+    if sections:
+        lines += ["## Changes since the previous audit", ""]
+        for kind, entries, more in sections:
+            lines += ["**%s**" % kind, ""] + ["- %s" % _md(entry) for entry in entries]
+            lines += ["- and %d more (see the JSON report)" % more] if more > 0 else []
+            lines.append("")
+    rows = trend_rows(report)
+    if rows:
+        days = (report.get("trends") or {}).get("days")
+        lines += ["## Not always compliant over the last %s days" % _md(days), "", "| VM | compliant % of audited time | audits | now | since |",
+                  "|---|---|---|---|---|"]
+        lines += ["| %s |" % " | ".join(_md(value) for value in row) for row in rows[:MAX_LISTED]]
+        lines += ["", "%d more VMs; see the JSON report." % (len(rows) - MAX_LISTED)] if len(rows) > MAX_LISTED else []
+        lines.append("")
+    return lines
+
+
 def _waivers(report):
     """The VMs an active waiver covered (compliant ones are not in the attention table), or nothing."""
     covered = [vm for vm in report.get("vms") or () if vm.get("waiver")]
@@ -164,5 +188,6 @@ def _attention(report, max_vms):
 
 def render_markdown(report, max_vms=200):
     """Markdown for tickets and e-mail. At most ``max_vms`` VMs needing attention are detailed; the rest are counted."""
-    lines = _header(report) + _report_findings(report) + _em_table(report) + _policy_table(report) + _waivers(report) + _attention(report, max_vms)
+    lines = (_header(report) + _report_findings(report) + _em_table(report) + _policy_table(report) + _history(report) + _waivers(report)
+             + _attention(report, max_vms))
     return "\n".join(lines)

@@ -64,11 +64,13 @@ def contract_report(em_host="em1.example"):
     gap["folded"] = [{"rule": "freshness", "code": "stale", "message": "no session <since> the gap"}]
     for policy in report["policies"]:
         policy.update(config_status="non_compliant", vms_status="warning", vm_counts={"compliant": 2, "warning": 1, "non_compliant": 0})
-    report["drift"] = {"previous_audit": {"id": "a1"}, "new": [{"vm": "warn", "rule": "failures"}], "resolved": [], "persisting": [],
+    report["drift"] = {"previous_audit": {"id": "a1"}, "resolved": [], "persisting": [],
+                       "new": [{"vm": "warn", "rule": "failures", "code": "replication_warning", "severity": "warning", "message": "slow <1>"}],
                        "appeared": [], "disappeared": [{"vm": "old"}]}
     report["trends"] = {"days": 90, "since": "2025-03-17T00:00:00Z", "until": "2025-06-15T00:00:00Z", "audits": 90, "vms": [
         {"vm": "good", "compliant_percent": 100.0, "compliant_time_percent": 100.0, "longest_non_compliant_streak": None},
-        {"vm": "warn", "compliant_percent": 80.0, "compliant_time_percent": 75.5,
-         "longest_non_compliant_streak": {"audits": 3, "seconds": 259200.0}},
+        {"vm": "warn", "audits": 90, "compliant_percent": 80.0, "compliant_time_percent": 75.5,
+         "longest_non_compliant_streak": {"audits": 3, "seconds": 259200.0},
+         "current": {"status": "warning", "since": "2025-06-10T00:00:00Z"}},
     ]}
     return report

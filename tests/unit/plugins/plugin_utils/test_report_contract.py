@@ -88,6 +88,18 @@ def test_folded_findings_are_shown_with_the_finding_they_explain():
     assert "folded in" not in render_html(sample_report())
 
 
+def test_drift_and_trends_are_listed():
+    page = render_html(contract_report())
+    assert "<h2>Changes since the previous audit</h2>" in page and "<li>warn: failures/replication_warning: slow &lt;1&gt;</li>" in page
+    assert "<h3>disappeared</h3><ul><li>old</li>" in page and "<h3>resolved</h3>" not in page
+    text = render_markdown(contract_report())
+    assert "- warn: failures/replication\\_warning: slow &lt;1&gt;" in text and "**disappeared**\n\n- old" in text
+    assert "| warn | 75.5 | 90 | warning | 2025-06-10T00:00:00Z |" in text
+    assert "good | 100" not in text  # always compliant: not listed
+    for render in HUMAN:
+        assert "Changes since the previous audit" not in render(sample_report()).split("How to read")[1]
+
+
 def test_markdown_query_line_has_no_doubled_escapes():
     report = sample_report()
     report["evidence"]["query"] = {"type": "CdpReplicaTaskSession", "filter": 'CreationTimeUTC>="2025-06-14T00:00:00Z"', "page_size": 1000}
