@@ -27,6 +27,8 @@ from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_fi
     FORMATS,
     check_basename,
     default_basename,
+    manifest_path,
+    parse_mode,
     report_paths,
     write_reports,
 )
@@ -42,6 +44,7 @@ ARGUMENT_SPEC = {
     "dest": {"type": "path", "default": "./reports"},
     "formats": {"type": "list", "elements": "str", "choices": sorted(FORMATS), "default": DEFAULT_FORMATS},
     "basename": {"type": "str"},
+    "mode": {"type": "raw"},
 }
 
 
@@ -81,12 +84,16 @@ class ActionModule(ActionBase):
         formats = list(dict.fromkeys(new_args["formats"]))
         if not formats:
             raise AnsibleActionFail("formats must name at least one of: %s." % ", ".join(DEFAULT_FORMATS))
+        try:
+            mode = parse_mode(new_args["mode"])
+        except ValueError as exc:
+            raise AnsibleActionFail("Option mode: %s" % to_text(exc)) from None
 
         if self._task.check_mode:
-            files = report_paths(dest, basename, formats)
+            files = dict(report_paths(dest, basename, formats), sha256=manifest_path(dest, basename))
         else:
             try:
-                files = write_reports(report, dest, formats=formats, basename=basename)
+                files = write_reports(report, dest, formats=formats, basename=basename, mode=mode)
             except (OSError, ValueError) as exc:
                 raise AnsibleActionFail("Cannot write the reports to %s: %s" % (dest, to_text(exc))) from exc
         result = _result(report, files, dest, basename)

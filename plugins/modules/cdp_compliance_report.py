@@ -62,15 +62,25 @@ options:
     default: ./reports
   formats:
     description:
-      - The files to write. C(json) is the evidence document, C(html) a self-contained page, C(junit) JUnit XML with one test case
-        per VM and rule, C(markdown) a summary for tickets and e-mail.
+      - The files to write. C(json) is the evidence document, C(html) a self-contained page with charts, C(junit) JUnit XML with
+        one test case per VM and rule, C(markdown) a summary for tickets and e-mail, C(csv) the per-VM table for spreadsheets
+        (text cells starting with C(=), C(+), C(-) or C(@) get a leading apostrophe, so a spreadsheet does not run them).
+      - A SHA-256 manifest of the files written, O(basename) plus C(.sha256), is always written beside them, in the format
+        C(sha256sum -c) verifies.
     type: list
     elements: str
-    choices: [html, json, junit, markdown]
-    default: [json, html, junit, markdown]
+    choices: [csv, html, json, junit, markdown]
+    default: [json, html, junit, markdown, csv]
+  mode:
+    description:
+      - Permissions of the files written, as an octal string such as V('0640') (symbolic modes are not supported).
+      - When not set, files are created C(0640) narrowed by the controller's umask (C(0640) and umask C(027) give C(0640);
+        umask C(077) gives C(0600)), since reports list the whole estate. When set, the files get exactly this mode.
+    type: raw
   basename:
     description:
-      - File name without extension. The files are O(basename) plus C(.json), C(.html), C(.junit.xml) and C(.md).
+      - File name without extension. The files are O(basename) plus C(.json), C(.html), C(.junit.xml), C(.md), C(.csv) and
+        C(.sha256).
       - Default C(cdp-compliance-<EM host>-<generation time>), or C(cdp-compliance-combined-<generation time>) for several EMs,
         so each audit keeps its own files. Give a fixed name to overwrite the previous audit instead.
     type: str
@@ -139,10 +149,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 files:
-  description: The files written (in check mode, that would be written), format name to absolute path.
+  description:
+    - The files written (in check mode, that would be written), format name to absolute path.
+    - C(sha256) is the manifest of the other files.
   returned: always
   type: dict
   sample:
+    csv: /srv/awx/projects/audit/reports/cdp-compliance-em.example.com-20261129T200000Z.csv
+    sha256: /srv/awx/projects/audit/reports/cdp-compliance-em.example.com-20261129T200000Z.sha256
     json: /srv/awx/projects/audit/reports/cdp-compliance-em.example.com-20261129T200000Z.json
     html: /srv/awx/projects/audit/reports/cdp-compliance-em.example.com-20261129T200000Z.html
     junit: /srv/awx/projects/audit/reports/cdp-compliance-em.example.com-20261129T200000Z.junit.xml

@@ -3,26 +3,26 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The JUnit XML report: one test case per VM and rule, built with ElementTree, which escapes every value.
 
-XML 1.0 cannot carry some characters at all (most control characters, lone surrogates), escaped or not:
-they are replaced with U+FFFD before they reach the tree.
+XML 1.0 cannot carry some characters at all (most control characters, lone surrogates), escaped or not, and a
+CI log viewer would act on DEL and C1 controls: ``clean_text`` makes them all visible before they reach the tree.
+Suite properties carry the provenance and expected scope; each VM's test cases say whether it was expected and
+whether a waiver covered it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import VM_RULES
 
-from .report_common import is_combined, sorted_vms, window_text
+from .report_common import clean_text, evidence_meta, expected_text, folded_text, is_combined, sorted_vms, waiver_text, window_text
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _OUTCOMES = ("failure", "error", "skipped")
 
 
 def _xml(value):
-    return _XML_INVALID.sub("\ufffd", "" if value is None else str(value))
+    return clean_text(value)
 
 
 def _element(tag, text=None, **attributes):
@@ -39,10 +39,22 @@ def _testcase(classname, name, child=None):
     return case
 
 
+def _properties(pairs):
+    props = ET.Element("properties")
+    for key, value in pairs:
+        props.append(_element("property", name=key, value=value))
+    return props
+
+
+def _folded(finding):
+    text = folded_text(finding)
+    return "\nsame cause, folded in: %s" % text if text else ""
+
+
 def _finding_lines(findings, detailed):
     if detailed:
-        return "\n".join("[%s] %s: %s\n%s" % (f.get("severity"), f.get("code"), f.get("message"), json.dumps(f.get("evidence"), indent=1))
-                         for f in findings)
+        return "\n".join("[%s] %s: %s%s\n%s" % (f.get("severity"), f.get("code"), f.get("message"), _folded(f),
+                                                json.dumps(f.get("evidence"), indent=1)) for f in findings)
     return "\n".join("[%s%s] %s: %s" % (f.get("severity"), ", waived" if f.get("waived") else "", f.get("code"), f.get("message"))
                      for f in findings)
 
@@ -77,9 +89,7 @@ def _junit_suite(name, cases, timestamp, properties=()):
     suite = _element("testsuite", name=name, tests=len(cases), failures=counts["failure"], errors=counts["error"],
                      skipped=counts["skipped"], time="0", timestamp=(timestamp or "").rstrip("Z"))
     if properties:
-        props = ET.SubElement(suite, "properties")
-        for key, value in properties:
-            props.append(_element("property", name=key, value=value))
+        suite.append(_properties(properties))
     suite.extend(case for _kind, case in cases)
     return counts, len(cases), suite
 
@@ -103,9 +113,12 @@ def _vm_cases(report, prefix, rules, warnings_as_failures, host_filter):
         for finding in vm.get("findings") or ():
             by_rule.setdefault(finding.get("rule"), []).append(finding)
         names = list(VM_RULES) + sorted(rule for rule in by_rule if rule not in VM_RULES)
+        scope = (("expected", expected_text(vm)), ("waiver", waiver_text(vm)))
         for rule in names:
             disabled = (rules.get(rule) or {}).get("enabled") is False
-            cases.append(_junit_case("%s.%s" % (prefix, vm.get("name")), rule, by_rule.get(rule, []), disabled, warnings_as_failures))
+            kind, case = _junit_case("%s.%s" % (prefix, vm.get("name")), rule, by_rule.get(rule, []), disabled, warnings_as_failures)
+            case.insert(0, _properties(scope))
+            cases.append((kind, case))
     return cases
 
 
@@ -113,7 +126,7 @@ def _junit_report_suites(report, prefix, warnings_as_failures, host_filter=None)
     rules = (report.get("evidence") or {}).get("rules") or {}
     timestamp = report.get("generated_at")
     suites = [_junit_suite("%s.data" % prefix, [_data_case(report, prefix, host_filter)], timestamp,
-                           (("verdict", report.get("verdict")), ("window", window_text(report))))]
+                           [("verdict", report.get("verdict")), ("window", window_text(report))] + _meta_properties(report))]
     suites.append(_junit_suite("%s.vms" % prefix, _vm_cases(report, prefix, rules, warnings_as_failures, host_filter), timestamp))
     cases = []
     for policy in report.get("policies") or ():
@@ -124,6 +137,11 @@ def _junit_report_suites(report, prefix, warnings_as_failures, host_filter=None)
     if cases:
         suites.append(_junit_suite("%s.policies" % prefix, cases, timestamp))
     return suites
+
+
+def _meta_properties(report):
+    """Provenance and expected scope as (name, value): "EM version" -> em_version."""
+    return [(label.lower().replace(" ", "_"), "-" if value is None else value) for label, value in evidence_meta(report)]
 
 
 def _combined_suites(report, warnings_as_failures):

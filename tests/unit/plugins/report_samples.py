@@ -41,3 +41,36 @@ def second_report(em_host="em2"):
     """A small compliant report of another EM."""
     return evaluate([session("x", "2025-06-13T23:00:00Z", "2025-06-14T18:00:00Z"), session("x", "2025-06-14T18:00:00Z")], now=NOW,
                     evidence={"em_host": em_host})
+
+
+# Control characters EM may send: NUL, BS, ESC, DEL and a C1 control (NEL).
+CONTROLS = "\x00\x08\x1b\x7f\x85"
+
+
+def contract_report(em_host="em1.example"):
+    """sample_report with every field of the engine/report contract: expected scope, per-VM expected and waiver,
+    the policy split, provenance, policy data availability, drift and trends."""
+    report = sample_report(em_host)
+    report["evidence"].update({
+        "expected_vms": ["good", "hr-payroll-*"], "em_version": "12.3.1.1139", "em_build": "12.3.1.1139 P20250115",
+        "api_version": "v1_8_Rev0", "controller": "awx-ee-7", "awx_job": {"id": 4711, "template": "CDP audit", "launched_by": "auditor"},
+        "title": "Q2 CDP audit", "period": "2025-Q2", "policy_data": {"available": False, "error": {"status": 403, "message": "Forbidden"}},
+    })
+    for vm in report["vms"]:
+        vm["expected"] = vm["name"] == "good"
+        vm["waiver"] = {"reason": "tuning <b>", "expires": "2099-01-01", "rules": ["failures"]} if vm["name"] == "warn" else None
+    hostile = next(vm for vm in report["vms"] if vm["name"] not in ("good", "warn"))
+    gap = next(finding for finding in hostile["findings"] if finding["rule"] == "coverage")
+    gap["folded"] = [{"rule": "freshness", "code": "stale", "message": "no session <since> the gap"}]
+    for policy in report["policies"]:
+        policy.update(config_status="non_compliant", vms_status="warning", vm_counts={"compliant": 2, "warning": 1, "non_compliant": 0})
+    report["drift"] = {"previous_audit": {"id": "a1"}, "resolved": [], "persisting": [],
+                       "new": [{"vm": "warn", "rule": "failures", "code": "replication_warning", "severity": "warning", "message": "slow <1>"}],
+                       "appeared": [], "disappeared": [{"vm": "old"}]}
+    report["trends"] = {"days": 90, "since": "2025-03-17T00:00:00Z", "until": "2025-06-15T00:00:00Z", "audits": 90, "vms": [
+        {"vm": "good", "compliant_percent": 100.0, "compliant_time_percent": 100.0, "longest_non_compliant_streak": None},
+        {"vm": "warn", "audits": 90, "compliant_percent": 80.0, "compliant_time_percent": 75.5,
+         "longest_non_compliant_streak": {"audits": 3, "seconds": 259200.0},
+         "current": {"status": "warning", "since": "2025-06-10T00:00:00Z"}},
+    ]}
+    return report

@@ -1,15 +1,19 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Check the four report files written for one basename: usage check_reports.py DIR/BASENAME.
+"""Check the report files written for one basename: usage check_reports.py DIR/BASENAME.
 
 JSON loads; JUnit XML parses with one test case per VM and rule (a failure exactly where the
-rule has an unwaived violation); the HTML has the VM table with every VM; Markdown has its title.
+rule has an unwaived violation); the HTML has the VM table with every VM; Markdown has its title;
+the CSV has one row per VM; the SHA-256 manifest lists every file with its right digest.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import html
 import json
+import os
 import sys
 from xml.etree import ElementTree
 
@@ -54,13 +58,25 @@ def check(base):
 
     with open(base + ".md", encoding="utf-8") as stream:
         assert stream.read().startswith("# CDP replication compliance")
+
+    with open(base + ".csv", encoding="utf-8", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == len(report["vms"]), "CSV has %d rows for %d VMs" % (len(rows), len(report["vms"]))
+
+    with open(base + ".sha256", encoding="utf-8") as stream:
+        sums = dict(reversed(line.rstrip("\n").split("  ", 1)) for line in stream)
+    suffixes = (".json", ".html", ".junit.xml", ".md", ".csv")
+    assert sorted(sums) == sorted(os.path.basename(base) + suffix for suffix in suffixes), sorted(sums)
+    for name, digest in sums.items():
+        with open(os.path.join(os.path.dirname(base), name), "rb") as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == digest, "%s does not match its SHA-256 in the manifest" % name
     return report
 
 
 def main():
     for base in sys.argv[1:]:
         report = check(base)
-        print("%s: %s, %d VMs, four files OK" % (base, report["verdict"], len(report["vms"])))
+        print("%s: %s, %d VMs, six files OK" % (base, report["verdict"], len(report["vms"])))
 
 
 if __name__ == "__main__":

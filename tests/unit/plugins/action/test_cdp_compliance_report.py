@@ -31,7 +31,7 @@ def test_single_report_writes_every_format(tmp_path):
     assert not result.get("failed"), result
     assert result["changed"] and result["verdict"] == "non_compliant" and result["kind"] == "cdp_compliance_report"
     assert result["basename"].startswith("cdp-compliance-em1.example-2")  # no scheme, no default port
-    assert sorted(result["files"]) == ["html", "json", "junit", "markdown"]
+    assert sorted(result["files"]) == ["csv", "html", "json", "junit", "markdown", "sha256"]
     assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in result["files"].values())
     with open(result["files"]["json"], encoding="utf-8") as handle:
         assert json.load(handle) == report
@@ -80,8 +80,9 @@ def test_unreachable_option_names_the_em_like_a_reachable_one(tmp_path, options,
 def test_given_basename_and_formats(tmp_path):
     result = run_action({"report": sample_report(), "dest": str(tmp_path / "new"), "formats": ["junit", "junit", "html"],
                          "basename": "fixed"})
-    assert result["files"] == {"junit": str(tmp_path / "new" / "fixed.junit.xml"), "html": str(tmp_path / "new" / "fixed.html")}
-    assert sorted(os.listdir(tmp_path / "new")) == ["fixed.html", "fixed.junit.xml"]
+    assert result["files"] == {"junit": str(tmp_path / "new" / "fixed.junit.xml"), "html": str(tmp_path / "new" / "fixed.html"),
+                               "sha256": str(tmp_path / "new" / "fixed.sha256")}
+    assert sorted(os.listdir(tmp_path / "new")) == ["fixed.html", "fixed.junit.xml", "fixed.sha256"]
 
 
 def test_check_mode_writes_nothing(tmp_path):
@@ -117,3 +118,15 @@ def test_unwritable_destination_fails(tmp_path):
     blocker.write_text("x")
     result = run_action({"report": sample_report(), "dest": str(blocker), "formats": ["json"]})
     assert result.get("failed") and result["msg"].startswith("Cannot write the reports to %s" % blocker)
+
+
+def test_mode_option_sets_the_files_mode(tmp_path):
+    result = run_action({"report": sample_report(), "dest": str(tmp_path), "formats": ["json"], "basename": "r", "mode": "0600"})
+    assert not result.get("failed"), result
+    assert {os.stat(path).st_mode & 0o7777 for path in result["files"].values()} == {0o600}
+
+
+def test_a_bad_mode_fails_naming_the_option_before_writing(tmp_path):
+    result = run_action({"report": sample_report(), "dest": str(tmp_path / "out"), "mode": "u=rw"})
+    assert result["failed"] and result["msg"].startswith("Option mode: mode must be an octal file mode")
+    assert not os.path.exists(tmp_path / "out")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -58,14 +59,14 @@ def test_combined_verdict_of_reachable_ems_is_the_worst():
 def test_write_reports_atomically(tmp_path):
     report = sample_report()
     paths = reports.write_reports(report, str(tmp_path / "out"))
-    assert sorted(paths) == ["html", "json", "junit", "markdown"]
+    assert sorted(paths) == ["csv", "html", "json", "junit", "markdown", "sha256"]
     for path in paths.values():
         assert os.path.dirname(path) == str(tmp_path / "out")
         assert os.path.basename(path).startswith("cdp-compliance-em1.example-")
     assert json.loads(open(paths["json"], encoding="utf-8").read())["verdict"] == report["verdict"]
     assert sorted(os.listdir(tmp_path / "out")) == sorted(os.path.basename(path) for path in paths.values())  # no temp files left
     again = reports.write_reports(report, str(tmp_path / "out"), formats="markdown", basename="fixed")
-    assert again == {"markdown": str(tmp_path / "out" / "fixed.md")}
+    assert again == {"markdown": str(tmp_path / "out" / "fixed.md"), "sha256": str(tmp_path / "out" / "fixed.sha256")}
     with pytest.raises(ValueError):
         reports.write_reports(report, str(tmp_path), formats=["pdf"])
     with pytest.raises(ValueError):
@@ -102,3 +103,52 @@ def test_default_basename_is_one_safe_file_name(report, expected):
 def test_check_basename_refuses_paths(name):
     with pytest.raises(ValueError, match="basename must be a file name"):
         reports.check_basename(name)
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, and put the old one back."""
+    saved = os.umask(0o022)
+    os.umask(saved)
+
+    def set_umask(value):
+        os.umask(value)
+    yield set_umask
+    os.umask(saved)
+
+
+@pytest.mark.parametrize("mask, expected", [(0o022, 0o640), (0o027, 0o640), (0o077, 0o600), (0o002, 0o640)])
+def test_files_are_no_wider_than_0640_and_honour_the_umask(tmp_path, umask, mask, expected):
+    umask(mask)
+    paths = reports.write_reports(sample_report(), str(tmp_path), formats=["json", "csv"], basename="r")
+    for path in paths.values():
+        assert os.stat(path).st_mode & 0o7777 == expected, path
+
+
+@pytest.mark.parametrize("mode, expected", [("0600", 0o600), ("644", 0o644), (0o440, 0o440), ("0o600", 0o600)])
+def test_an_explicit_mode_is_used_as_given(tmp_path, umask, mode, expected):
+    umask(0o077)
+    paths = reports.write_reports(sample_report(), str(tmp_path), formats=["markdown"], basename="r", mode=mode)
+    assert {os.stat(path).st_mode & 0o7777 for path in paths.values()} == {expected}
+
+
+@pytest.mark.parametrize("mode", ["u=rw", "0999", "99999", True, 0o10000, -1])
+def test_bad_modes_are_refused_before_writing(tmp_path, mode):
+    with pytest.raises(ValueError, match="mode must be"):
+        reports.write_reports(sample_report(), str(tmp_path / "out"), basename="r", mode=mode)
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_manifest_verifies_with_sha256sum(tmp_path):
+    paths = reports.write_reports(sample_report(), str(tmp_path))
+    manifest = paths["sha256"]
+    with open(manifest, encoding="utf-8") as stream:
+        lines = stream.read().splitlines()
+    assert sorted(line.split("  ", 1)[1] for line in lines) == sorted(os.path.basename(paths[fmt]) for fmt in reports.DEFAULT_FORMATS)
+    checked = subprocess.run(["sha256sum", "-c", os.path.basename(manifest)], cwd=str(tmp_path), capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count(": OK") == len(reports.DEFAULT_FORMATS)
+    with open(paths["csv"], "a", encoding="utf-8") as stream:
+        stream.write("tampered\r\n")
+    tampered = subprocess.run(["sha256sum", "-c", os.path.basename(manifest)], cwd=str(tmp_path), capture_output=True, text=True, check=False)
+    assert tampered.returncode != 0 and "FAILED" in tampered.stdout

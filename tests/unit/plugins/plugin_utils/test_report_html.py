@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from html.parser import HTMLParser
 
@@ -51,11 +53,19 @@ def test_html_is_self_contained_and_escaped():
     assert "waived until 2099-01-01: tuning &lt;b&gt;" in text
 
 
+def _sha256_source(text):
+    return "'sha256-%s'" % base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
 def test_html_keeps_the_csp_and_the_inline_script():
     text = render_html(sample_report())
-    assert ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-            "script-src 'unsafe-inline'\">") in text
     script = text.split("<script>", 1)[1].split("</script>", 1)[0]
+    style = text.split("<style>", 1)[1].split("</style>", 1)[0]
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', text).group(1)
+    # The one script and the one style element run because their hashes are allowed; nothing else may.
+    assert csp == ("default-src 'none'; style-src %s; script-src %s; img-src 'none'; base-uri 'none'; form-action 'none'"
+                   % (_sha256_source(style), _sha256_source(script)))
+    assert "unsafe-inline" not in text and " style=" not in text
     assert "getElementById('vms')" in script and "addEventListener('input',filt)" in script
     assert 'th:after{content:" \\2195"' in text  # the CSS is written as is, not escaped
 
@@ -116,3 +126,10 @@ def test_html_scales_to_ten_thousand_vms():
     text = render_html(report)
     assert text.count("<tr class=\"s-") >= 10000
     assert len(text) < 60 * 1024 * 1024
+
+
+def test_compliant_vms_show_a_tick_not_zero_findings():
+    text = render_html(sample_report())
+    row = next(line for line in text.split("<tr class=\"s-compliant\"")[1:] if ">good<" in line)
+    assert '<td data-v="0"><span class="ok" title="no findings">&#10003;</span></td>' in row
+    assert '<td data-v="0">0</td>' not in text

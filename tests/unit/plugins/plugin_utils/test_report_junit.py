@@ -68,8 +68,8 @@ def test_hostile_values_round_trip_as_text():
     assert "<script>" not in text and "]]>" not in text.split("?>", 1)[1]
     root = ET.fromstring(text.encode("utf-8"))  # control characters and the lone surrogate would make this fail
     expected = NASTY
-    for forbidden in "\x00\x07\x1b\ud800":
-        expected = expected.replace(forbidden, "\ufffd")
+    for forbidden, shown in (("\x00", "\u2400"), ("\x07", "\u2407"), ("\x1b", "\u241b"), ("\ud800", "\ufffd")):
+        expected = expected.replace(forbidden, shown)  # control pictures: visible, and valid XML
     classnames = {case.get("classname") for case in root.iter("testcase")}
     assert "cdp_compliance.em<1>.%s" % expected in classnames
     failures = [case.find("failure") for case in root.iter("testcase") if case.find("failure") is not None]

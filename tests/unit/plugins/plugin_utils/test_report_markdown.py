@@ -51,4 +51,4 @@ def test_combined_markdown_lists_every_em():
     combined = combine_reports([sample_report("em1"), {"em_host": "em3", "status": "unreachable", "error": "connection refused"}])
     text = render_markdown(combined)
     assert "## EM servers" in text and "| em3 | unreachable | incomplete | - | connection refused |" in text
-    assert "| status | VM | EM | policy |" in text
+    assert "| status | VM | EM | expected | waiver | policy |" in text
