@@ -2,7 +2,7 @@
 
 import threading
 
-ON_KINDS = ('logon', 'logoff', 'query', 'any')
+ON_KINDS = ('logon', 'logoff', 'query', 'task', 'policy', 'any')
 # Actions answered before normal processing.
 PRE_ACTIONS = ('status', 'reset', 'delay', 'expire_session', 'body', 'empty_body', 'doctype_entities',
                'external_entity', 'wrong_content_type', 'garbage_bytes')

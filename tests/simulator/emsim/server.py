@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, quote_plus, unquote
 from . import data as simdata
 from . import filters as simfilters
 from . import render
+from .policies import PolicyService
 from .faults import BILLION_LAUGHS, EXTERNAL_ENTITY, HTML_PAGE, FaultError, FaultRegistry
 
 DEFAULT_USERS = (('EMLAB\\auditor', 'S3cret!pass'), ('EMLAB\\operator', '0perator!pass'))
@@ -288,6 +289,7 @@ class Simulator(object):
         self.log = log
         self.data_params = {}
         self.version = 0
+        self.policy_service = PolicyService(self)
         self.reset_data(seed=seed, vms=vms, days=days, interval_hours=interval_hours, now=now, profile=profile, twin_vms=twin_vms)
 
     # ------------------------------------------------------------------ setup
@@ -407,6 +409,10 @@ class Simulator(object):
             kind = 'logoff'
         elif lower == '/api/query':
             kind = 'query'
+        elif lower.startswith('/api/tasks/'):
+            kind = 'task'
+        elif lower.startswith('/api/cdppolicies/'):
+            kind = 'policy'
         self.requests[kind] += 1
         page = None
         if kind == 'query':
@@ -442,6 +448,8 @@ class Simulator(object):
             if lower == '/api/querysvc' and req.method == 'GET':
                 return self.ok(req, render.Node('QuerySvc', [('Type', 'QuerySvc'), ('Href', self.href('/api/querySvc'))], [
                     render.links_node([render.link('Up', self.href('/api/logonSessions/' + session.session_id), None, 'LogonSession')])]))
+            if self.policy_service.handles(lower):
+                return self.policy_service.handle(req, session, ApiError)
             raise ApiError(404, 'The resource %s is not available in the simulator' % path)
         except ApiError as exc:
             return self.error(req, exc.status, exc.message, exc.headers)
@@ -803,6 +811,8 @@ class Simulator(object):
             if route == ('DELETE', '/_sim/faults'):
                 self.faults.clear()
                 return reply({'faults': []})
+            if route[1] == '/_sim/policy_tasks' and route[0] in ('GET', 'POST'):
+                return reply(self.policy_service.control(route[0], payload))
         except (ValueError, TypeError, FaultError) as exc:
             return reply({'error': str(exc)}, 400)
         return reply({'error': 'unknown control endpoint %s %s' % route}, 404)
