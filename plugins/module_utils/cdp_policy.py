@@ -160,9 +160,9 @@ def select_policy(client, uid=None, name=None, backup_server_name=None):
         return matches[0]
     wanted = "uid %s" % uid if uid else "name '%s'%s" % (name, " on backup server '%s'" % backup_server_name if backup_server_name else "")
     if matches:
-        raise PolicySelectionError(
-            "%d CDP policies match %s: %s. Set backup_server_name, or select the policy by uid."
-            % (len(matches), wanted, _candidates_text(matches)), [_label(policy) for policy in matches])
+        fix = "Select the policy by uid." if backup_server_name or uid else "Set backup_server_name, or select the policy by uid."
+        raise PolicySelectionError("%d CDP policies match %s: %s. %s" % (len(matches), wanted, _candidates_text(matches), fix),
+                                   [_label(policy) for policy in matches])
     everything = list_policies(client)
     raise PolicySelectionError("No CDP policy matches %s. Policies EM knows: %s." % (wanted, _candidates_text(everything)),
                                [_label(policy) for policy in everything[:CANDIDATES_SHOWN]])
