@@ -11,7 +11,7 @@ short_description: Set the enabled state, RPO and RPO reporting of a CDP policy 
 version_added: 0.2.0
 description:
   - Brings one CDP policy to the desired state declared by the options. Only the options you set are compared and changed;
-    when EM already matches, nothing is sent and RV(changed) is false.
+    when EM already matches, nothing is sent and C(changed) is false.
   - O(enabled) uses EM's C(POST /cdpPolicies/{ID}?action=enable) or C(?action=disable); O(rpo), O(rpo_warning) and O(rpo_error)
     are sent in one C(PUT /cdpPolicies/{ID}) that carries only the changed elements, in EM's element order. The PUT goes first,
     so a setting EM refuses (for example an RPO out of range) fails the task with EM's message before anything else is changed.

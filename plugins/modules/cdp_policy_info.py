@@ -71,14 +71,38 @@ policies:
   type: list
   elements: dict
   contains:
-    uid: {description: "C(urn:veeam:CdpPolicy:<guid>).", type: str, returned: always}
-    name: {description: Policy name., type: str, returned: always}
-    backup_server: {description: Name of the backup server, from the policy's Up link., type: str, returned: always}
-    backup_server_uid: {description: "C(urn:veeam:BackupServer:<guid>).", type: str, returned: always}
-    platform: {description: C(VMware) or C(vCloud)., type: str, returned: always}
-    description: {description: Policy description., type: str, returned: always}
-    enabled: {description: Whether the policy runs (EM's C(ScheduleEnabled)); null when EM did not say., type: bool, returned: always}
-    rpo_seconds: {description: The RPO in seconds; null when EM sent none., type: int, returned: always}
+    uid:
+      description: C(urn:veeam:CdpPolicy:<guid>).
+      type: str
+      returned: always
+    name:
+      description: Policy name.
+      type: str
+      returned: always
+    backup_server:
+      description: Name of the backup server (the policy's Up link).
+      type: str
+      returned: always
+    backup_server_uid:
+      description: C(urn:veeam:BackupServer:<guid>).
+      type: str
+      returned: always
+    platform:
+      description: C(VMware) or C(vCloud).
+      type: str
+      returned: always
+    description:
+      description: Policy description.
+      type: str
+      returned: always
+    enabled:
+      description: Whether the policy runs (EM's C(ScheduleEnabled)); null when EM did not say.
+      type: bool
+      returned: always
+    rpo_seconds:
+      description: The RPO in seconds; null when EM sent none.
+      type: int
+      returned: always
     rpo_warning:
       description: Warning-level RPO reporting, C({enabled, threshold_seconds}); values null when EM sent none.
       type: dict
@@ -87,8 +111,15 @@ policies:
       description: Error-level RPO reporting, C({enabled, threshold_seconds}).
       type: dict
       returned: always
-    next_run: {description: Next run as EM reports it (UTC), null when none., type: str, returned: always}
-    vms_included: {description: Names of the VMs and containers the policy includes., type: list, elements: str, returned: always}
+    next_run:
+      description: Next run as EM reports it (UTC); null when there is none.
+      type: str
+      returned: always
+    vms_included:
+      description: Names of the VMs and containers the policy includes.
+      type: list
+      elements: str
+      returned: always
   sample:
     - uid: urn:veeam:CdpPolicy:872a3860-3805-43b8-bcf6-388384bfed33
       name: CDP Policy

@@ -23,9 +23,12 @@ NS = "{http://www.veeam.com/ent/v1.0}"
 POLICY = {"uid": "urn:veeam:CdpPolicy:872a3860-3805-43b8-bcf6-388384bfed33", "name": 'Tier "A" & <B>', "enabled": False, "rpo_seconds": 60,
           "rpo_warning": {"enabled": False, "threshold_seconds": 120}, "rpo_error": {"enabled": True, "threshold_seconds": 240}}
 # Veeam's documented GET /cdpPolicies/{ID}?format=Entity example, trimmed to the elements the readers use.
-ENTITY = """<CdpPolicy xmlns="http://www.veeam.com/ent/v1.0" Type="CdpPolicy" Name="CDP Policy 1" UID="urn:veeam:CdpPolicy:bc933bb6-0cc5-47b6-a1ec-e062b9e29877">
- <Links><Link Rel="Up" Type="BackupServerReference" Href="https://localhost:9398/api/backupServers/cca0b96b-4924-4461-8899-b831bc00176e" Name="enterprise03.tech.local" />
- <Link Rel="Disable" Href="https://localhost:9398/api/cdpPolicies/bc933bb6-0cc5-47b6-a1ec-e062b9e29877?action=disable" /></Links>
+ENTITY = """<CdpPolicy xmlns="http://www.veeam.com/ent/v1.0" Type="CdpPolicy" Name="CDP Policy 1"
+ UID="urn:veeam:CdpPolicy:bc933bb6-0cc5-47b6-a1ec-e062b9e29877">
+ <Links><Link Rel="Up" Type="BackupServerReference"
+ Href="https://localhost:9398/api/backupServers/cca0b96b-4924-4461-8899-b831bc00176e" Name="enterprise03.tech.local" />
+ <Link Rel="Disable" Href="https://localhost:9398/api/cdpPolicies/bc933bb6-0cc5-47b6-a1ec-e062b9e29877?action=disable" />
+ </Links>
  <PolicyType>CdpReplica</PolicyType><Platform>VMware</Platform><Description>Created by ENTERPRISE03\\Administrator</Description>
  <ScheduleConfigured>true</ScheduleConfigured><ScheduleEnabled>true</ScheduleEnabled><NextRun>2025-02-10T22:39:34.827Z</NextRun>
  <PolicyScheduleOptions><CdpReplica><RecoveryPointObjectiveSeconds>15</RecoveryPointObjectiveSeconds>
