@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.veeam.enterprise_manager.plugins.filter.cdp_policy import FilterModule
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.cdp_remediation import normalize_standard, remediation_plan
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
 
@@ -73,12 +70,3 @@ def test_nothing_outside_the_audit_scope():
     assert names(remediation_plan(REPORT, {}, backup_server_name=["srv1"], vm_display_name="db01")) == ["off"]
     assert names(remediation_plan(REPORT, {}, filter_expression="VmDisplayName==\"x\"")) == ["off", "quiet"]
     assert remediation_plan({"kind": "cdp_compliance_unreachable", "status": "unreachable"}, {}) == []
-
-
-def test_filter_wraps_errors():
-    plan_filter = FilterModule().filters()["cdp_policy_remediation_plan"]
-    assert names(plan_filter(REPORT, {"max_rpo": 300}, backup_server_name="srv1")) == ["off", "loose", "empty"]
-    with pytest.raises(AnsibleFilterError, match="max_rpo"):
-        plan_filter(REPORT, {"max_rpo": "never"})
-    with pytest.raises(AnsibleFilterError, match="report"):
-        plan_filter(["not", "a", "report"])
