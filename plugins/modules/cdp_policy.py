@@ -231,6 +231,8 @@ def run(module, client):
     if params["wait_timeout"] < 1:
         raise InvalidInputError("wait_timeout", "%d is not a number of seconds of at least 1." % params["wait_timeout"], "Use for example 300.")
     desired = desired_state(params)
+    if not desired:
+        module.warn("No setting to manage was given (enabled, rpo, rpo_warning, rpo_error): the policy is only read.")
     uid = policy_uid(params["uid"]) if params["uid"] else None
     selected = select_policy(client, uid=uid, name=params["name"], backup_server_name=params["backup_server_name"])
     current = read_policy(client, selected["uid"])

@@ -42,10 +42,13 @@ def params_of(spec, **values):
     return result.validated_parameters
 
 
-def run_policy(sim, check_mode=False, user=OPERATOR, **options):
+def run_policy(sim, check_mode=False, user=OPERATOR, warnings=None, **options):
     module = FakeModule(params_of(POLICY_SPEC, host="127.0.0.1", **options), check_mode=check_mode)
     with EmClient(sim.config(username=user[0], password=user[1]), warn=module.warn, backoff_base=0) as client:
-        return cdp_policy.run(module, client)
+        result = cdp_policy.run(module, client)
+    if warnings is not None:
+        warnings.extend(module.warnings)
+    return result
 
 
 def policies(sim, **filters):
@@ -138,6 +141,13 @@ def test_disable_by_uid(sim):
     assert result["changed"] is True and result["policy"]["enabled"] is False and result["policy"]["next_run"] is None
     assert [task["operation"] for task in result["tasks"]] == ["UpdateCdpPolicy"]
     assert changes_requested(sim)[0][2] == "action=disable"
+
+
+def test_no_setting_only_reads_and_warns(sim):
+    warnings = []
+    result = run_policy(sim, name="CDP Policy", warnings=warnings)
+    assert result["changed"] is False and result["changes"] == {} and result["policy"]["rpo_seconds"] == 15
+    assert len(warnings) == 1 and "only read" in warnings[0] and changes_requested(sim) == []
 
 
 def test_wait_false_returns_once_em_accepted(sim):
