@@ -234,7 +234,7 @@ def test_failure_after_a_finished_step_names_that_step(sim):
 def test_read_only_account_gets_a_clear_error_and_nothing_changes(sim):
     with pytest.raises(ApiError) as info:
         run_policy(sim, user=("EMLAB\\auditor", "S3cret!pass"), name="CDP Legacy (disabled)", enabled=True, rpo="30s")
-    assert info.value.status == 403 and "does not allow this operation" in info.value.message
+    assert info.value.status == 403 and "HTTP 403" in info.value.message and "Access denied" in info.value.message
     legacy = by_name(sim, "CDP Legacy (disabled)")
     assert legacy["enabled"] is False and legacy["rpo_seconds"] == 60
     assert sim.server.sim.policy_service.tasks == {}
