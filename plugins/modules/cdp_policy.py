@@ -48,7 +48,7 @@ options:
     description:
       - Recovery point objective, in seconds (V(15)) or as a duration such as V(15s), V(2m) or V(1h). Whole seconds only.
       - EM checks the range (Veeam Backup & Replication allows from a few seconds up to an hour) and its refusal fails the task.
-    type: str
+    type: raw
   rpo_warning:
     description:
       - RPO reporting at warning level (EM's C(RPOReporting/MarkAsWarning)).
@@ -59,7 +59,7 @@ options:
         type: bool
       threshold:
         description: How late a restore point may be before the warning, in seconds or as a duration (V(30s), V(2m)).
-        type: str
+        type: raw
   rpo_error:
     description:
       - RPO reporting at error level (EM's C(RPOReporting/MarkAsFailed)).
@@ -70,7 +70,7 @@ options:
         type: bool
       threshold:
         description: How late a restore point may be before the error, in seconds or as a duration.
-        type: str
+        type: raw
   wait:
     description:
       - Wait for EM's task of each change to finish. With V(false) the module returns once EM accepted the changes; the returned
@@ -187,13 +187,14 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors im
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
 
-LEVEL_SPEC = {"type": "dict", "options": {"enabled": {"type": "bool"}, "threshold": {"type": "str"}}}
+# raw: seconds may be given as a number (15) or a duration ("15s"); parse_seconds() checks both.
+LEVEL_SPEC = {"type": "dict", "options": {"enabled": {"type": "bool"}, "threshold": {"type": "raw"}}}
 ARGUMENT_SPEC = {
     "uid": {"type": "str"},
     "name": {"type": "str"},
     "backup_server_name": {"type": "str"},
     "enabled": {"type": "bool"},
-    "rpo": {"type": "str"},
+    "rpo": {"type": "raw"},
     "rpo_warning": LEVEL_SPEC,
     "rpo_error": LEVEL_SPEC,
     "wait": {"type": "bool", "default": True},
