@@ -14,9 +14,10 @@ import json
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
-from .client import QuerySpec
-from .compliance import describe_policy
+from .compliance_policy import describe_policy
 from .decode import decode_document
+from .em_types import query_spec
+from .paging import QueryIterator
 from .errors import EmError, InvalidInputError
 from .filters import all_of, comparison
 from .records import normalise_generic
@@ -115,13 +116,12 @@ def normalise_policy(record):
 
 
 def policy_spec(filter_expression="", response_format="json"):
-    return QuerySpec("CdpPolicy", filter_expression, sort_field=None, page_size=100, response_format=response_format,
-                     normalise=normalise_generic, plural="CdpPolicies")
+    return query_spec("CdpPolicy", filter_expression, page_size=100, response_format=response_format)
 
 
 def list_policies(client, filter_expression="", response_format="json"):
     """Every CdpPolicy matching the filter, normalised."""
-    iterator = client.iter_query(policy_spec(filter_expression, response_format))
+    iterator = QueryIterator(client, policy_spec(filter_expression, response_format))
     try:
         return [normalise_policy(record) for record in iterator]
     finally:

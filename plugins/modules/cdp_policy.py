@@ -184,12 +184,13 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils import em
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.cdp_policy import (
     apply_changes, desired_state, differences, guid_of, managed_view, needs_put, policy_uid, put_body, read_policy, select_policy)
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError, InvalidInputError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute
 
 # raw: seconds may be given as a number (15) or a duration ("15s"); parse_seconds() checks both.
 LEVEL_SPEC = {"type": "dict", "options": {"enabled": {"type": "bool"}, "threshold": {"type": "raw"}}}
-ARGUMENT_SPEC = {
+ARGUMENT_SPEC = get_spec("connection")
+ARGUMENT_SPEC.update({
     "uid": {"type": "str"},
     "name": {"type": "str"},
     "backup_server_name": {"type": "str"},
@@ -200,7 +201,7 @@ ARGUMENT_SPEC = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 300},
     "body_format": {"type": "str", "choices": ["xml", "json"], "default": "xml"},
-}
+})
 
 
 def _apply(client, params, policy, changes, tasks):
@@ -253,8 +254,7 @@ def run(module, client):
 
 
 def main():
-    spec = dict(connection_argument_spec(), **ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("uid", "name")],
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("uid", "name")],
                            required_one_of=[("uid", "name")])
     execute(module, run)
 

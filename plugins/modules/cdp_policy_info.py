@@ -143,15 +143,16 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.cdp_policy import list_policies
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.filters import all_of, any_of, comparison
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.module_runner import execute
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute
 
-ARGUMENT_SPEC = {
+ARGUMENT_SPEC = get_spec("connection")
+ARGUMENT_SPEC.update({
     "name": {"type": "list", "elements": "str"},
     "backup_server_name": {"type": "list", "elements": "str"},
     "enabled": {"type": "bool"},
     "response_format": {"type": "str", "choices": ["json", "xml"], "default": "json"},
-}
+})
 
 
 def policy_filter(params):
@@ -172,7 +173,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(connection_argument_spec(), **ARGUMENT_SPEC), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     execute(module, run)
 
 

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import em_task
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.cdp_policy import (
     apply_changes, desired_state, differences, managed_view, needs_put, normalise_policy, parse_seconds, policy_uid, put_body, split_seconds)
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import describe_policy
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_policy import describe_policy
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.decode import decode_document
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records import normalise_generic

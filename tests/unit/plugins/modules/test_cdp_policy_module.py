@@ -16,14 +16,13 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client im
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import em_task
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.em_task import TaskFailedError
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import ApiError, EmError, InvalidInputError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import connection_argument_spec
 from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_policy, cdp_policy_info
 from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim.server import QueryEngine
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.test_modules import FakeModule, run_main
 
 OPERATOR = ("EMLAB\\operator", "0perator!pass")
-POLICY_SPEC = dict(connection_argument_spec(), **cdp_policy.ARGUMENT_SPEC)
-INFO_SPEC = dict(connection_argument_spec(), **cdp_policy_info.ARGUMENT_SPEC)
+POLICY_SPEC = cdp_policy.ARGUMENT_SPEC
+INFO_SPEC = cdp_policy_info.ARGUMENT_SPEC
 
 
 @pytest.fixture
