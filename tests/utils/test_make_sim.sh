@@ -45,7 +45,9 @@ ca="$(sed -n 's/^  CA file: *//p' "$log")"
 user="$(sed -n 's/^  user name: *//p' "$log")"
 password="$(sed -n 's/^  password: *//p' "$log")"
 grep -q "export ANSIBLE_COLLECTIONS_PATH='$repo_root/.build'" "$log" || fail "ANSIBLE_COLLECTIONS_PATH not printed"
-[ -n "$url" ] && [ -s "$ca" ] && [ -n "$user" ] && [ -n "$password" ] || fail "URL, CA file or credentials missing"
+if [ -z "$url" ] || [ ! -s "$ca" ] || [ -z "$user" ] || [ -z "$password" ]; then
+    fail "URL, CA file or credentials missing"
+fi
 
 # A logon and logoff with exactly what was printed, TLS verified with the printed CA.
 "$PYTHON" - "$url" "$ca" "$user" "$password" <<'PY' || fail "logon with the printed details failed"
@@ -63,7 +65,9 @@ assert logoff.status_code == 204, logoff.status_code
 PY
 
 sim_pid="$(tr -dc '0-9' <"$state_dir/simulator.pid")"
-[ -n "$sim_pid" ] && kill -0 "$sim_pid" || fail "no running simulator pid in $state_dir"
+if [ -z "$sim_pid" ] || ! kill -0 "$sim_pid" 2>/dev/null; then
+    fail "no running simulator pid in $state_dir"
+fi
 
 # Ctrl-C.
 kill -INT -- "-$make_pid"
