@@ -121,6 +121,12 @@ SHARED_SPECS = {
         "waivers": {"type": "list", "elements": "dict"},
         "include_policies": {"type": "bool", "default": True},
     },
+    # Labels and context recorded in an audit's evidence (provenance.audit_labels).
+    "provenance": {
+        "title": {"type": "str"},
+        "period": {"type": "str"},
+        "awx_job": {"type": "dict"},
+    },
 }
 
 
