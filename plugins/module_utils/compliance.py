@@ -36,7 +36,7 @@ from .compliance_config import (
 )
 from .compliance_coverage import STATE_COMPLETED, STATE_PENDING, STATE_RUNNING, TIMELINE_LIMIT, VmState, Window, coverage, running_coverage
 from .compliance_policy import describe_policy, describe_policy_session, field_key, unknown_policy
-from .compliance_report import COMPLIANT, NON_COMPLIANT, WARNING, assemble_report, plain, status_of, worse
+from .compliance_report import assemble_report, plain, policy_entry, status_of
 from .timeutil import em_epoch, format_epoch, format_utc, utcnow
 
 # Gaps up to this long count as continuous: CDP task sessions hand over within a second.
@@ -337,7 +337,7 @@ class ComplianceEvaluator:
             settings = self._effective_rules(None, info, info["backup_server_uid"], info["backup_server"], cache)["policy_config"]
             findings = check_policy_config(info, sessions_by_policy.get(key, []), settings, self.window)
             self._waive(findings, "policy", info["name"] or info["uid"] or "")
-            result.append(_policy_entry(info, findings, members.get(key, [])))
+            result.append(policy_entry(info, findings, members.get(key, [])))
         return result
 
     def _report(self, vms, policies):
@@ -365,34 +365,6 @@ class ComplianceEvaluator:
                    for waiver, applied in zip(self.waivers, self._waived)]
         return assemble_report(vms=vms, policies=policies, findings=findings, issues=issues, truncated=self.truncated, window=window,
                                now=format_epoch(now_s), generated_at=generated, sessions=self._received, waivers=waivers, evidence=evidence)
-
-
-def _policy_entry(info, findings, members):
-    """A policy in the report: its settings, own findings, and its VMs' statuses and worst RPO breach.
-
-    Two verdicts, kept apart so a reader sees which one fails: config_status (the policy's own findings: its
-    configuration and its policy sessions) and vms_status (the worst of its VMs); status is the worse of the two.
-    """
-    statuses = [vm["status"] for vm in members]
-    breaches = [vm for vm in members if vm["rpo_breached"]]
-    worst = max(breaches, key=lambda vm: (vm["rpo_ratio"] or 0, vm["worst_gap_seconds"])) if breaches else None
-    config_status = status_of(findings)
-    vms_status = COMPLIANT
-    for vm_status in statuses:
-        vms_status = worse(vms_status, vm_status)
-    vm_counts = {key: statuses.count(key) for key in (COMPLIANT, WARNING, NON_COMPLIANT)}
-    return {
-        "uid": info["uid"], "name": info["name"], "known": info["known"], "platform": info["platform"],
-        "backup_server": info["backup_server"], "backup_server_uid": info["backup_server_uid"], "enabled": info["enabled"],
-        "rpo_seconds": info["rpo_seconds"], "rpo_reporting": info["rpo_reporting"], "status": worse(config_status, vms_status),
-        "config_status": config_status, "vms_status": vms_status, "vm_counts": vm_counts,
-        # own_status: config_status's earlier name, kept for readers of older reports.
-        "own_status": config_status, "vms": len(members), "compliant": statuses.count(COMPLIANT),
-        "warning": statuses.count(WARNING), "non_compliant": statuses.count(NON_COMPLIANT), "rpo_breaches": len(breaches),
-        "worst_breach": {"vm": worst["name"], "worst_gap_seconds": worst["worst_gap_seconds"], "ratio": worst["rpo_ratio"],
-                         "tier": worst["rpo_tier"]} if worst else None,
-        "findings": findings,
-    }
 
 
 def evaluate(sessions, **options):
