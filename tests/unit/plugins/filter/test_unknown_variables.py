@@ -39,6 +39,28 @@ def test_every_documented_option_and_the_switch_are_known():
     assert unknown_variables(options, options, "cdp_compliance_") == []
 
 
+def role_file(*parts):
+    return os.path.join(os.path.dirname(SPECS), "..", *parts)
+
+
+def test_every_cdp_compliance_fact_the_role_sets_is_a_known_output():
+    """A new output fact must join vars/main.yml, or a second run of the role in a play would refuse it."""
+    with open(role_file("vars", "main.yml"), encoding="utf-8") as handle:
+        outputs = yaml.safe_load(handle)["__cdp_compliance_outputs"]
+    tasks_dir = role_file("tasks")
+    set_facts = set()
+    for name in os.listdir(tasks_dir):
+        with open(os.path.join(tasks_dir, name), encoding="utf-8") as handle:
+            pending = list(yaml.safe_load(handle) or [])
+        while pending:
+            task = pending.pop()
+            for key in ("block", "rescue", "always"):
+                pending.extend(task.get(key) or [])
+            set_facts.update(var for var in (task.get("ansible.builtin.set_fact") or {}) if var.startswith("cdp_compliance_"))
+    assert set_facts and set_facts <= set(outputs), set_facts - set(outputs)
+    assert unknown_variables(outputs, role_options() + outputs, "cdp_compliance_") == []
+
+
 def test_a_name_without_a_similar_known_one_says_so():
     found = unknown_variables(["cdp_compliance_zzz"], ["cdp_compliance_window_start"], "cdp_compliance_")
     assert found == [{"name": "cdp_compliance_zzz", "nearest": None, "message": "cdp_compliance_zzz (no similar variable is known)"}]
