@@ -25,7 +25,9 @@ BUILD_ROOT := $(CURDIR)/.build
 COLLECTIONS_PATH := $(BUILD_ROOT)
 COLLECTION_BUILD := $(BUILD_ROOT)/ansible_collections/veeam/enterprise_manager
 # One simulator state dir per use, so a demo and a test run never share a simulator.
-SIMULATOR_STATES := $(BUILD_ROOT)/simulator-integration $(BUILD_ROOT)/simulator-demo
+SIMULATOR_STATES := $(BUILD_ROOT)/simulator-integration $(BUILD_ROOT)/simulator-demo $(BUILD_ROOT)/simulator-sim
+# `make sim SIM_ARGS="--vms 5 --profile healthy"`: extra simulator options (tests/simulator/em_simulator.py --help).
+SIM_ARGS ?=
 
 # ansible-test looks up python3.11 on PATH: make it the venv's, which has the test dependencies.
 ANSIBLE_TEST := env PATH="$(VENV_BIN):$$PATH" $(VENV_BIN)/ansible-test
@@ -56,7 +58,7 @@ matrix_build = $(BUILD_ROOT)/matrix-$(1)/ansible_collections/veeam/enterprise_ma
 DEV_ANSIBLE_CORE := $(shell sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' requirements-dev.txt)
 
 .PHONY: help venv sanity-system-deps integration-system-deps build-tree get-pip-standin no-sanity-ignores \
-	sanity units integration lint ecosystem awx-test docs test test-matrix demo bench clean
+	sanity units integration lint ecosystem awx-test docs test test-matrix demo bench clean sim sim-test
 
 help:
 	@echo "make venv         create .venv with the pinned tools (fast when up to date)"
@@ -71,6 +73,8 @@ help:
 	@echo "                  (the matrix without $(DEV_ANSIBLE_CORE), done already), stopping at the first failing target"
 	@echo "make test-matrix  sanity and units on ansible-core $(MATRIX_ANSIBLE_CORE)"
 	@echo "make demo         run tests/demo/demo.yml against the simulator"
+	@echo "make sim          start the EM simulator for your own playbooks, print URL, CA, credentials; Ctrl-C stops it"
+	@echo "make sim-test     check that make sim starts the simulator, prints how to reach it and stops on Ctrl-C"
 	@echo "make bench        run tests/bench/run_bench.py"
 	@echo "make clean        remove .venv, .build and test output"
 
@@ -144,6 +148,7 @@ test:
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory ecosystem
 	$(MAKE) --no-print-directory awx-test
+	$(MAKE) --no-print-directory sim-test
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory test-matrix MATRIX_ANSIBLE_CORE="$(filter-out $(DEV_ANSIBLE_CORE),$(MATRIX_ANSIBLE_CORE))"
 
@@ -183,6 +188,13 @@ matrix-units-%: $(MATRIX_VENVS)/%/.installed-stamp
 demo: build-tree
 	$(WITH_SIMULATOR) -- env ANSIBLE_COLLECTIONS_PATH="$(COLLECTIONS_PATH)" PATH="$(VENV_BIN):$$PATH" \
 		$(VENV_BIN)/ansible-playbook $(DEMO_PLAYBOOK)
+
+# The simulator for your own playbooks, until Ctrl-C (tests/utils/sim_banner.sh prints how to reach it).
+sim: build-tree
+	@$(WITH_SIMULATOR) $(SIM_ARGS) -- tests/utils/sim_banner.sh "$(COLLECTIONS_PATH)"
+
+sim-test: build-tree
+	PYTHON="$(VENV_PYTHON)" tests/utils/test_make_sim.sh
 
 bench: $(VENV_STAMP)
 	"$(VENV_PYTHON)" tests/bench/run_bench.py

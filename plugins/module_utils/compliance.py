@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .compliance_causes import fold_root_causes
 from .compliance_checks import (
     VM_CHECKS,
     VmFacts,
     apply_waivers,
+    breach_cause,
     check_data_sufficiency,
     check_policy_config,
     check_unmatched_pattern,
@@ -34,7 +36,7 @@ from .compliance_config import (
 )
 from .compliance_coverage import STATE_COMPLETED, STATE_PENDING, STATE_RUNNING, TIMELINE_LIMIT, VmState, Window, coverage, running_coverage
 from .compliance_policy import describe_policy, describe_policy_session, field_key, unknown_policy
-from .compliance_report import COMPLIANT, NON_COMPLIANT, WARNING, assemble_report, plain, status_of, worse
+from .compliance_report import assemble_report, plain, policy_entry, status_of
 from .timeutil import em_epoch, format_epoch, format_utc, utcnow
 
 # Gaps up to this long count as continuous: CDP task sessions hand over within a second.
@@ -210,9 +212,13 @@ class ComplianceEvaluator:
         return effective
 
     def _waive(self, findings, target, name):
+        """Apply the waivers; the active waiver that covers ``name`` as the report shows it, or None."""
         waiver, applied = apply_waivers(findings, self.waivers, target, name, self.window.now_s)
-        if waiver is not None:
-            self._waived[next(index for index, item in enumerate(self.waivers) if item is waiver)] += applied
+        if waiver is None:
+            return None
+        self._waived[next(index for index, item in enumerate(self.waivers) if item is waiver)] += applied
+        return {"pattern": waiver["pattern"], "reason": waiver["reason"], "expires": waiver["expires"], "rules": waiver["rules"],
+                "applied": applied}
 
     # -- evaluation
 
@@ -272,14 +278,14 @@ class ComplianceEvaluator:
             server_uid, server_name = policy["backup_server_uid"], policy["backup_server"]
         rules = self._effective_rules(name, policy, server_uid, server_name, cache)
         facts = self._vm_facts(vm, in_scope, policy, session, rules)
-        findings = [item for rule, check in VM_CHECKS for item in check(facts, rules[rule])]
-        self._waive(findings, "vm", name)
+        findings = fold_root_causes([item for rule, check in VM_CHECKS for item in check(facts, rules[rule])], facts, breach_cause(facts))
+        waiver = self._waive(findings, "vm", name)
         ratio, tier = None, None
         if rules["rpo"]["enabled"] and facts.rpo_seconds is not None and facts.coverage.worst is not None:
             ratio, tier = rpo_assessment(facts.coverage.worst.seconds, facts.rpo_seconds, rules["rpo"]["lag_tolerance"])
         worst = facts.coverage.worst
         entry = {
-            "name": name, "status": status_of(findings), "in_scope": in_scope,
+            "name": name, "status": status_of(findings), "in_scope": in_scope, "expected": in_scope, "waiver": waiver,
             "backup_server": server_name, "backup_server_uid": server_uid,
             "policy": policy["name"] if policy else None, "policy_uid": policy["uid"] if policy else None,
             "rpo_seconds": facts.rpo_seconds, "max_gap_seconds": facts.max_gap, "max_gap_source": facts.gap_source,
@@ -296,9 +302,10 @@ class ComplianceEvaluator:
 
     def _unmatched_pattern(self, pattern):
         findings = check_unmatched_pattern(pattern, self.rules["scope"])
-        self._waive(findings, "vm", pattern)
+        waiver = self._waive(findings, "vm", pattern)
         return {
-            "name": pattern, "pattern": True, "status": status_of(findings), "in_scope": True, "backup_server": None,
+            "name": pattern, "pattern": True, "status": status_of(findings), "in_scope": True, "expected": True, "waiver": waiver,
+            "backup_server": None,
             "backup_server_uid": None, "policy": None, "policy_uid": None, "rpo_seconds": None, "max_gap_seconds": None,
             "max_gap_source": None, "sessions": 0, "coverage_percent": 0.0,
             "worst_gap_seconds": round(self.window.end_s - self.window.start_s, 3),
@@ -330,7 +337,7 @@ class ComplianceEvaluator:
             settings = self._effective_rules(None, info, info["backup_server_uid"], info["backup_server"], cache)["policy_config"]
             findings = check_policy_config(info, sessions_by_policy.get(key, []), settings, self.window)
             self._waive(findings, "policy", info["name"] or info["uid"] or "")
-            result.append(_policy_entry(info, findings, members.get(key, [])))
+            result.append(policy_entry(info, findings, members.get(key, [])))
         return result
 
     def _report(self, vms, policies):
@@ -358,26 +365,6 @@ class ComplianceEvaluator:
                    for waiver, applied in zip(self.waivers, self._waived)]
         return assemble_report(vms=vms, policies=policies, findings=findings, issues=issues, truncated=self.truncated, window=window,
                                now=format_epoch(now_s), generated_at=generated, sessions=self._received, waivers=waivers, evidence=evidence)
-
-
-def _policy_entry(info, findings, members):
-    """A policy in the report: its settings, own findings, and its VMs' statuses and worst RPO breach."""
-    statuses = [vm["status"] for vm in members]
-    breaches = [vm for vm in members if vm["rpo_breached"]]
-    worst = max(breaches, key=lambda vm: (vm["rpo_ratio"] or 0, vm["worst_gap_seconds"])) if breaches else None
-    status = status_of(findings)
-    for vm_status in statuses:
-        status = worse(status, vm_status)
-    return {
-        "uid": info["uid"], "name": info["name"], "known": info["known"], "platform": info["platform"],
-        "backup_server": info["backup_server"], "backup_server_uid": info["backup_server_uid"], "enabled": info["enabled"],
-        "rpo_seconds": info["rpo_seconds"], "rpo_reporting": info["rpo_reporting"], "status": status,
-        "own_status": status_of(findings), "vms": len(members), "compliant": statuses.count(COMPLIANT),
-        "warning": statuses.count(WARNING), "non_compliant": statuses.count(NON_COMPLIANT), "rpo_breaches": len(breaches),
-        "worst_breach": {"vm": worst["name"], "worst_gap_seconds": worst["worst_gap_seconds"], "ratio": worst["rpo_ratio"],
-                         "tier": worst["rpo_tier"]} if worst else None,
-        "findings": findings,
-    }
 
 
 def evaluate(sessions, **options):

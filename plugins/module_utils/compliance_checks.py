@@ -66,9 +66,14 @@ def check_scope(facts, settings):
     if not (facts.in_scope and settings["enabled"] and facts.in_window == 0):
         return []
     vm = facts.vm
-    evidence = {"last_session_end": format_epoch(vm.last_end) if vm else None, "last_session": vm.last_end_uid if vm else None}
-    return [finding("scope", "no_sessions", VIOLATION, "VM is in the expected scope but has no CDP task session in the audit window",
-                    evidence)]
+    last_end = vm.last_end if vm else None
+    evidence = {"last_session_end": format_epoch(last_end), "last_session": vm.last_end_uid if vm else None}
+    if last_end is None:
+        message = "never protected in the audit window: the VM is in the expected scope but has no CDP task session"
+    else:
+        message = "not protected in the audit window: the VM is in the expected scope, its last CDP task session ended %s, before the window" % (
+            format_epoch(last_end))
+    return [finding("scope", "no_sessions", VIOLATION, message, evidence)]
 
 
 def check_unmatched_pattern(pattern, settings):
@@ -189,9 +194,9 @@ def check_freshness(facts, settings):
         return []
     return [finding(
         "freshness", "stale", VIOLATION,
-        "protection stopped: no session in progress and %s" % (
-            "no session ever ended" if last_end is None else "the last one ended %s before the window end (%s)" % (
-                human_duration(window_end - last_end), format_epoch(last_end))),
+        "no session in progress at the window end and none ended" if last_end is None else
+        "protection stopped: no session in progress and the last one ended %s before the window end (%s)" % (
+            human_duration(window_end - last_end), format_epoch(last_end)),
         {"max_staleness_seconds": limit, "last_session_end": format_epoch(last_end), "last_session": vm.last_end_uid if vm else None,
          "age_seconds": round(window_end - last_end, 3) if last_end is not None else None})]
 
@@ -306,7 +311,8 @@ def check_data_sufficiency(truncated, invalid, window, settings):
 def apply_waivers(findings, waivers, target, name, now_s):
     """Waive ``findings`` of a VM or policy by the first active waiver whose pattern matches ``name``.
 
-    Info findings are never waived; a waiver with ``rules`` waives only those rules. Each expired matching
+    Info findings are never waived; a waiver with ``rules`` waives only those rules, and a finding with others folded
+    into it (compliance_causes) only when it names their rules too. Each expired matching
     waiver adds an info finding ``waiver_expired``. Returns (the active waiver or None, findings it waived).
     """
     active = None
@@ -324,7 +330,8 @@ def apply_waivers(findings, waivers, target, name, now_s):
         return None, 0
     applied = 0
     for item in findings:
-        if item["severity"] == INFO or (active["rules"] is not None and item["rule"] not in active["rules"]):
+        rules = {item["rule"]}.union(folded["rule"] for folded in item.get("folded", ()) if folded["severity"] != INFO)
+        if item["severity"] == INFO or (active["rules"] is not None and not rules.issubset(active["rules"])):
             continue
         item["waived"] = True
         item["waiver"] = {"pattern": active["pattern"], "reason": active["reason"], "expires": active["expires"]}

@@ -19,7 +19,7 @@ from .timeutil import format_utc, utcnow
 __all__ = (
     "COMBINED_KIND", "COMPLIANT", "INCOMPLETE", "INFO", "NON_COMPLIANT", "REPORT_KIND", "SCHEMA_VERSION", "UNREACHABLE_KIND",
     "VERDICT_ORDER", "VIOLATION", "VM_RULES", "WARNING", "assemble_report", "combine_reports", "count_findings", "finding",
-    "human_duration", "is_unreachable_entry", "plain", "status_of", "unreachable_entry", "worse",
+    "human_duration", "is_unreachable_entry", "plain", "policy_entry", "status_of", "unreachable_entry", "worse",
 )
 
 SCHEMA_VERSION = 1
@@ -149,6 +149,34 @@ def assemble_report(*, vms, policies, findings, issues, truncated, window, now, 
         "policies": policies,
         "waivers": waivers,
         "evidence": evidence,
+    }
+
+
+def policy_entry(info, findings, members):
+    """A policy in the report: its settings, own findings, and its VMs' statuses and worst RPO breach.
+
+    Two verdicts, kept apart so a reader sees which one fails: config_status (the policy's own findings: its
+    configuration and its policy sessions) and vms_status (the worst of its VMs); status is the worse of the two.
+    """
+    statuses = [vm["status"] for vm in members]
+    breaches = [vm for vm in members if vm["rpo_breached"]]
+    worst = max(breaches, key=lambda vm: (vm["rpo_ratio"] or 0, vm["worst_gap_seconds"])) if breaches else None
+    config_status = status_of(findings)
+    vms_status = COMPLIANT
+    for vm_status in statuses:
+        vms_status = worse(vms_status, vm_status)
+    vm_counts = {key: statuses.count(key) for key in (COMPLIANT, WARNING, NON_COMPLIANT)}
+    return {
+        "uid": info["uid"], "name": info["name"], "known": info["known"], "platform": info["platform"],
+        "backup_server": info["backup_server"], "backup_server_uid": info["backup_server_uid"], "enabled": info["enabled"],
+        "rpo_seconds": info["rpo_seconds"], "rpo_reporting": info["rpo_reporting"], "status": worse(config_status, vms_status),
+        "config_status": config_status, "vms_status": vms_status, "vm_counts": vm_counts,
+        # own_status: config_status's earlier name, kept for readers of older reports.
+        "own_status": config_status, "vms": len(members), "compliant": statuses.count(COMPLIANT),
+        "warning": statuses.count(WARNING), "non_compliant": statuses.count(NON_COMPLIANT), "rpo_breaches": len(breaches),
+        "worst_breach": {"vm": worst["name"], "worst_gap_seconds": worst["worst_gap_seconds"], "ratio": worst["rpo_ratio"],
+                         "tier": worst["rpo_tier"]} if worst else None,
+        "findings": findings,
     }
 
 

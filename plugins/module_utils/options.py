@@ -121,6 +121,12 @@ SHARED_SPECS = {
         "waivers": {"type": "list", "elements": "dict"},
         "include_policies": {"type": "bool", "default": True},
     },
+    # Labels and context recorded in an audit's evidence (provenance.audit_labels).
+    "provenance": {
+        "title": {"type": "str"},
+        "period": {"type": "str"},
+        "awx_job": {"type": "dict"},
+    },
 }
 
 
@@ -159,6 +165,8 @@ class ConnectionConfig:
         if not config.session_id and require_credentials and not (config.username and config.password):
             raise InvalidInputError("username" if not config.username else "password", "needed to log on to EM.",
                                     "Set username and password (VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD), or pass session_id from the session module.")
+        if config.username:
+            _check_username(str(config.username))
         for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS)):
             setattr(config, name, _whole_number(name, getattr(config, name), low, high))
         if not str(config.api_version).strip():
@@ -167,6 +175,27 @@ class ConnectionConfig:
         ca_path = str(config.ca_path or "").strip()
         config.ca_path = os.path.expanduser(ca_path) if ca_path else None
         return config
+
+
+# -- user name check (issue 23 item 7): a YAML double-quoted "EMLAB\auditor" arrives as EMLAB<BEL>uditor.
+# The control characters YAML's double-quoted escapes produce, and the escape that produced each.
+_YAML_ESCAPES = {"\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+                 "\r": "\\r", "\x1b": "\\e"}
+
+
+def _check_username(username):
+    """Refuse a user name with a control character, which no EM account has; say where it probably came from."""
+    bad = [(index, char) for index, char in enumerate(username) if ord(char) < 32 or 127 <= ord(char) < 160]
+    if not bad:
+        return
+    index, char = bad[0]
+    shown = "".join("\\x%02x" % ord(item) if (ord(item) < 32 or 127 <= ord(item) < 160) else item for item in username)
+    escape = _YAML_ESCAPES.get(char)
+    cause = ("A backslash was probably eaten by YAML double quotes: %s in a double-quoted string is that control character, "
+             "so \"EMLAB\\auditor\" reaches EM as EMLAB<BEL>uditor. " % escape) if escape else ""
+    raise InvalidInputError("username", "'%s' contains the control character U+%04X at position %d." % (shown, ord(char), index + 1),
+                            cause + "Write a DOMAIN\\user name in single quotes ('EMLAB\\auditor') or unquoted, or double the backslash "
+                            "inside double quotes (\"EMLAB\\\\auditor\"); or use user@domain.")
 
 
 def _whole_number(name, value, low, high):

@@ -73,6 +73,21 @@ options:
     description:
       - A raw EM filter expression ANDed with the window filter.
     type: str
+  title:
+    description:
+      - An audit title recorded in the report's evidence and shown by the reports, for example C(CDP audit Q4 2026).
+    type: str
+  period:
+    description:
+      - A period label recorded in the report's evidence, for example C(2026-Q4) or C(December 2026). It is a label only;
+        O(window_start) and O(window_end) choose the sessions.
+    type: str
+  awx_job:
+    description:
+      - The AWX or Automation Platform job that runs the audit, recorded in the evidence. Keys C(id), C(template) and
+        C(launched_by); the C(veeam.enterprise_manager.cdp_compliance) role fills it from the C(awx_job_id),
+        C(awx_job_template_name) and C(awx_user_name) (or C(tower_*)) variables AWX sets.
+    type: dict
 seealso:
   - module: veeam.enterprise_manager.cdp_compliance_report
   - module: veeam.enterprise_manager.cdp_replica_task_session_info
@@ -104,8 +119,11 @@ RETURN = r"""
 report:
   description:
     - The compliance report (see C(docs/report-format.md)) with C(verdict) (compliant, warning, non_compliant or incomplete),
-      C(counts), per-VM statuses and findings, the per-policy view and the evidence (query, EM host, API version, window, rules,
+      C(counts), per-VM statuses and findings, the per-policy view and the evidence (query, EM host, window, rules,
       generation time, collection version, truncation flag).
+    - 'Provenance in C(evidence): C(api_version) (the version the session runs: the requested one, or for C(latest) the newest
+      EM lists at C(GET /api/)), C(api_version_requested), C(api_versions_supported), C(em_version) and C(em_build) (null: EM
+      does not report them in its documented API), C(controller) (host name), C(awx_job), C(title), C(period).'
   returned: success
   type: dict
 truncated:
@@ -131,14 +149,18 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import prepare_audit, run_audit
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.provenance import audit_labels, em_provenance
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute
 
-ARGUMENT_SPEC = get_spec("connection", "audit", "cdp_filters.vm_display_name", "cdp_filters.backup_server_name", "query.filter", "paging")
+ARGUMENT_SPEC = get_spec("connection", "audit", "cdp_filters.vm_display_name", "cdp_filters.backup_server_name", "query.filter", "paging",
+                         "provenance")
 
 
 def run(module, client):
     plan = prepare_audit(module.params)
+    labels = audit_labels(module.params)
     result = run_audit(client, plan)
+    result["report"]["evidence"].update(em_provenance(client, client.api_version), **labels)
     if result["truncated"]:
         module.warn("Stopped at max_records=%d task sessions: the report is incomplete." % plan.max_records)
     return dict(changed=False, **result)

@@ -57,6 +57,11 @@ def codes(entry):
     return sorted(finding["code"] for finding in entry["findings"])
 
 
+def all_codes(entry):
+    """The codes of the findings and of those folded into them (one cause, one violation)."""
+    return sorted(codes(entry) + [item["code"] for finding in entry["findings"] for item in finding.get("folded", ())])
+
+
 def test_healthy_vm_is_compliant_and_report_is_plain_json():
     report = evaluate(healthy("vm1"), now=NOW)
     vm = vm_entry(report, "vm1")
@@ -214,7 +219,8 @@ def test_pending_sessions_do_not_count_as_coverage():
     records = [session("vm1", "2025-06-13T23:00:00Z", "2025-06-14T20:00:00Z"), session("vm1", "2025-06-14T23:50:00Z", None, state="Pending")]
     vm = vm_entry(evaluate(records, now=NOW), "vm1")
     assert vm["running"] is False
-    assert "gap" in codes(vm)
+    # The trailing gap is evidence of the stale VM (protection stopped at 20:00), folded into it.
+    assert "gap" in all_codes(vm) and "stale" in codes(vm)
 
 
 def test_freshness_protection_stopped():
@@ -242,8 +248,46 @@ def test_expected_vm_with_sessions_only_before_window():
     records = [session("vm1", "2025-06-12T00:00:00Z", "2025-06-13T00:00:00Z")]
     vm = vm_entry(evaluate(records, now=NOW, expected_vms=["VM1"]), "vm1")
     assert vm["in_scope"] is True
-    assert {"no_sessions", "gap", "stale"} <= set(codes(vm))
+    # One cause, one violation: the whole-window gap and the stale VM are evidence of the missing sessions.
+    assert codes(vm) == ["no_sessions"]
+    lead = vm["findings"][0]
+    assert {"gap", "stale"} <= {item["code"] for item in lead["folded"]}
+    assert "2025-06-13T00:00:00Z" in lead["message"] and "protection stopped" not in lead["message"]
     assert vm["last_session_end"] == "2025-06-13T00:00:00Z"
+
+
+def test_an_expected_vm_never_protected_gives_one_violation_with_the_rest_folded_in():
+    report = evaluate(healthy("vm1"), now=NOW, expected_vms=["vm1", "hr-payroll-01"])
+    missing = vm_entry(report, "hr-payroll-01")
+    assert codes(missing) == ["no_sessions"]
+    lead = missing["findings"][0]
+    assert lead["message"].startswith("never protected in the audit window")
+    assert sorted(item["code"] for item in lead["folded"]) == ["gap", "rpo_unknown", "stale"]
+    assert all(set(item) == {"rule", "code", "severity", "message", "evidence"} for item in lead["folded"])
+    assert not any("protection stopped" in item["message"] for item in lead["folded"])
+    assert report["summary"]["findings"]["violation"] == 1
+
+
+def test_protection_stopped_is_one_violation_with_the_trailing_gap_folded_in():
+    records = [session("vm1", "2025-06-13T20:00:00Z", "2025-06-14T04:00:00Z"), session("vm1", "2025-06-14T04:00:00Z", "2025-06-14T10:00:00Z")]
+    vm = vm_entry(evaluate(records, now=NOW, rules={"rpo": {"target": "15m"}}), "vm1")
+    assert codes(vm) == ["stale"]
+    assert sorted(item["code"] for item in vm["findings"][0]["folded"]) == ["gap", "rpo_breached"]
+
+
+def test_a_gap_before_protection_stopped_stays_its_own_violation():
+    records = [session("vm1", "2025-06-13T20:00:00Z", "2025-06-14T04:00:00Z"), session("vm1", "2025-06-14T06:00:00Z", "2025-06-14T10:00:00Z")]
+    vm = vm_entry(evaluate(records, now=NOW, rules={"rpo": {"target": "15m"}}), "vm1")
+    assert codes(vm) == ["gap", "stale"]
+    assert "folded" not in vm["findings"][0]
+
+
+def test_a_waiver_of_the_lead_rule_only_does_not_waive_what_is_folded_into_it():
+    waivers = [{"vm": "gone", "reason": "r", "expires": "2099-01-01", "rules": ["scope"]}]
+    report = evaluate([], now=NOW, expected_vms=["gone"], waivers=waivers)
+    assert vm_entry(report, "gone")["status"] == "non_compliant"
+    waivers[0]["rules"] = ["scope", "coverage", "freshness"]
+    assert vm_entry(evaluate([], now=NOW, expected_vms=["gone"], waivers=waivers), "gone")["status"] == "compliant"
 
 
 def test_glob_scope_matches_case_insensitively():
@@ -267,6 +311,20 @@ def test_waiver_active_expiring_today_and_expired():
     assert vm2["status"] == "non_compliant"
     assert [waiver["status"] for waiver in report["waivers"]] == ["active", "expired"]
     assert report["summary"]["waived"] >= 1
+
+
+def test_each_vm_says_whether_it_was_expected_and_which_active_waiver_covered_it():
+    records = healthy("vm1") + [session("vm2", "2025-06-14T01:00:00Z", None, uid="v2")]
+    waivers = [{"vm": "vm2", "reason": "CHG-1", "expires": "2099-12-31", "rules": ["stuck", "coverage", "rpo"]},
+               {"vm": "vm1", "reason": "old", "expires": "2025-06-01"}]
+    report = evaluate(records, now=NOW, expected_vms=["vm1", "gone", "db-*"], waivers=waivers)
+    vm1, vm2, gone, pattern = (vm_entry(report, name) for name in ("vm1", "vm2", "gone", "db-*"))
+    assert (vm1["expected"], vm2["expected"], gone["expected"], pattern["expected"]) == (True, False, True, True)
+    assert vm1["waiver"] is None and gone["waiver"] is None  # vm1's waiver expired
+    assert vm2["waiver"]["reason"] == "CHG-1" and vm2["waiver"]["expires"] == "2099-12-31"
+    assert vm2["waiver"]["rules"] == ["coverage", "rpo", "stuck"] and vm2["waiver"]["applied"] >= 1
+    assert report["evidence"]["expected_vms"] == ["vm1", "gone", "db-*"]
+    assert evaluate(records, now=NOW)["evidence"]["expected_vms"] == []
 
 
 def test_waiver_with_datetime_expiry_and_rule_list():

@@ -68,6 +68,11 @@ def codes(entry):
     return sorted(item["code"] for item in entry["findings"])
 
 
+def folded(entry, code):
+    """A finding folded into the VM's root-cause finding (one cause, one violation)."""
+    return next(item for lead in entry["findings"] for item in lead.get("folded", ()) if item["code"] == code)
+
+
 def test_join_gives_policy_name_rpo_and_backup_server():
     report = evaluate(covered("vm1"), now=NOW, policies=[policy()], policy_sessions=[policy_session()])
     vm = vm_entry(report, "vm1")
@@ -129,11 +134,26 @@ def test_breach_cause_stopped_policy_session_and_never_started():
     records = [session("vm1", "2025-06-13T23:00:00Z", "2025-06-14T06:00:00Z", policy_session="ps9")]
     sessions = [policy_session(uid="ps9", state="Stopped", result="Success", end="2025-06-14T06:00:00Z")]
     report = evaluate(records, now=NOW, policies=[policy()], policy_sessions=sessions, expected_vms=["listed-vm"])
-    assert finding(vm_entry(report, "vm1"), "rpo_breached")["evidence"]["cause"] == "policy_session_stopped"
+    stopped = vm_entry(report, "vm1")
+    # Protection stopped with the policy session: one violation (stale) naming the cause, the RPO breach folded in.
+    assert codes(stopped) == ["stale"] and finding(stopped, "stale")["evidence"]["cause"] == "policy_session_stopped"
+    assert "cause: policy session stopped" in finding(stopped, "stale")["message"]
+    assert folded(stopped, "rpo_breached")["evidence"]["cause"] == "policy_session_stopped"
     never = vm_entry(report, "listed-vm")  # no sessions: policy found through the policy includes
     assert never["policy"] == "Gold"
-    assert finding(never, "rpo_breached")["evidence"]["cause"] == "never_started"
-    assert finding(never, "rpo_breached")["evidence"]["tier"] == "critical"
+    assert codes(never) == ["no_sessions"]
+    assert folded(never, "rpo_breached")["evidence"]["cause"] == "never_started"
+    assert folded(never, "rpo_breached")["evidence"]["tier"] == "critical"
+
+
+def test_a_disabled_policy_s_stopped_vm_is_one_violation_naming_the_policy_as_cause():
+    records = [session("vm1", "2025-06-13T23:00:00Z", "2025-06-14T06:00:00Z")]
+    report = evaluate(records, now=NOW, policies=[policy(enabled=False)], policy_sessions=[policy_session()])
+    vm = vm_entry(report, "vm1")
+    assert codes(vm) == ["stale"]
+    assert finding(vm, "stale")["evidence"]["cause"] == "policy_disabled"
+    assert sorted(item["code"] for item in finding(vm, "stale")["folded"]) == ["gap", "rpo_breached"]
+    assert report["summary"]["findings"]["violation"] == 1
 
 
 def test_scope_from_policies():
@@ -210,3 +230,23 @@ def test_backup_server_override_applies_to_policy_and_vm():
     report = evaluate(records, now=NOW, policies=[policy(warning=False)], policy_sessions=[policy_session()], rules=rules)
     assert "gap" not in codes(vm_entry(report, "vm1"))
     assert "rpo_warning_reporting_off" not in codes(report["policies"][0])
+
+
+def test_policy_configuration_status_is_kept_apart_from_its_vms_status():
+    """The first-hour review: a policy with RPO error reporting off and only compliant VMs."""
+    report = evaluate(covered("vm1") + covered("vm2"), now=NOW, policies=[policy(failed=False)], policy_sessions=[policy_session()])
+    pol = report["policies"][0]
+    assert pol["config_status"] == "warning" and pol["own_status"] == "warning"
+    assert pol["vms_status"] == "compliant"
+    assert pol["vm_counts"] == {"compliant": 2, "warning": 0, "non_compliant": 0}
+    assert pol["status"] == "warning"  # the worse of the two, as before
+
+
+def test_policy_vms_status_is_the_worst_of_its_vms_and_compliant_without_vms():
+    records = covered("vm1") + covered("vm2", gap=("2025-06-14T10:00:00Z", "2025-06-14T12:00:00Z"))
+    report = evaluate(records, now=NOW, policies=[policy(), policy(uid="p2", name="Empty")], policy_sessions=[policy_session()])
+    gold, empty = report["policies"]
+    assert (gold["config_status"], gold["vms_status"], gold["status"]) == ("compliant", "non_compliant", "non_compliant")
+    assert gold["vm_counts"] == {"compliant": 1, "warning": 0, "non_compliant": 1}
+    assert (empty["config_status"], empty["vms_status"], empty["vm_counts"]) == ("compliant", "compliant",
+                                                                                  {"compliant": 0, "warning": 0, "non_compliant": 0})

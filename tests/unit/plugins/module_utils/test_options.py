@@ -190,6 +190,28 @@ def test_validation_names_the_option(changes, option):
     assert "'%s'" % option in info.value.message
 
 
+def test_a_user_name_whose_backslash_yaml_ate_is_refused_with_the_cause():
+    """YAML "EMLAB\\auditor" (double quotes) is EMLAB<BEL>uditor: refused before any request, naming the cause."""
+    with pytest.raises(InvalidInputError) as info:
+        ConnectionConfig.from_options(dict(GOOD, username="EMLAB\auditor"))
+    message = info.value.message
+    assert info.value.option == "username"
+    assert "'EMLAB\\x07uditor' contains the control character U+0007 at position 6" in message
+    assert "backslash was probably eaten by YAML double quotes" in message and "\\a" in message
+    assert "single quotes ('EMLAB\\auditor')" in message
+
+
+@pytest.mark.parametrize("username", ["EMLAB\nobody", "EMLAB\tom", "bad\x7fname", "EMLAB\x00x"])
+def test_any_control_character_in_a_user_name_is_refused(username):
+    with pytest.raises(InvalidInputError, match="control character"):
+        ConnectionConfig.from_options(dict(GOOD, username=username))
+
+
+@pytest.mark.parametrize("username", ["EMLAB\\auditor", "auditor@emlab.local", "EMLAB\\Jürgen Müller"])
+def test_ordinary_user_names_pass(username):
+    assert ConnectionConfig.from_options(dict(GOOD, username=username)).username == username
+
+
 def test_session_id_replaces_credentials():
     config = ConnectionConfig.from_options({"host": "em", "session_id": "abc"})
     assert config.session_id == "abc" and config.username is None

@@ -108,3 +108,31 @@ def test_main_reports_auth_errors(em_sim, capsys):
     code, result = run_main(cdp_compliance_info, dict(connection_args(em_sim, password="Not-The-Pa55word"), now=FIXED_NOW), capsys)
     assert code == 1 and result["failed"] is True and result["status"] == 401
     assert "Not-The-Pa55word" not in json.dumps(result)
+
+
+def test_the_evidence_records_the_negotiated_api_version_and_the_run_s_provenance(em_sim):
+    """The first-hour review: "API version: latest" is no evidence; the version the session runs is."""
+    job = {"id": 4711, "template": "CDP audit", "launched_by": "auditor"}
+    result, dummy = audit(em_sim, title="CDP audit Q4 2026", period="2026-Q4", awx_job=job)
+    evidence = result["report"]["evidence"]
+    assert evidence["api_version"] == "v1_7" and evidence["api_version_requested"] == "latest"
+    assert evidence["api_versions_supported"] == ["v1_5", "v1_6", "v1_7"]
+    # The simulator, like EM's documented API, states no product version or build: recorded as unknown, not guessed.
+    assert evidence["em_version"] is None and evidence["em_build"] is None and evidence["provenance_error"] is None
+    assert evidence["awx_job"] == {"id": "4711", "template": "CDP audit", "launched_by": "auditor"}
+    assert (evidence["title"], evidence["period"]) == ("CDP audit Q4 2026", "2026-Q4")
+    assert evidence["controller"]
+    assert em_sim.state()["open_sessions"] == 0
+
+
+def test_without_labels_the_evidence_says_so(em_sim):
+    evidence = audit(em_sim)[0]["report"]["evidence"]
+    assert (evidence["awx_job"], evidence["title"], evidence["period"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("options, option", [({"awx_job": {"id": 1, "job": 2}}, "awx_job.job"), ({"title": "Q4\n2026"}, "title")])
+def test_bad_labels_are_refused_before_any_request(em_sim, options, option):
+    before = em_sim.state()["logons"]
+    with pytest.raises(InvalidInputError) as info:
+        audit(em_sim, **options)
+    assert info.value.option == option and em_sim.state()["logons"] == before
