@@ -74,3 +74,12 @@ def contract_report(em_host="em1.example"):
          "current": {"status": "warning", "since": "2025-06-10T00:00:00Z"}},
     ]}
     return report
+
+
+def report_without_scope_fields(em_host="em1.example"):
+    """A report as 0.1.0 wrote it: no per-VM expected/waiver fields."""
+    report = sample_report(em_host)
+    for vm in report["vms"]:
+        vm.pop("expected", None)
+        vm.pop("waiver", None)
+    return report

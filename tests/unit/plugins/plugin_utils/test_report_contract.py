@@ -19,7 +19,7 @@ from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_fi
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_html import render_html
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_junit import render_junit
 from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_markdown import render_markdown
-from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.report_samples import CONTROLS, contract_report, sample_report
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.report_samples import CONTROLS, contract_report, report_without_scope_fields, sample_report
 
 HUMAN = (render_html, render_markdown)
 
@@ -68,7 +68,7 @@ def test_html_policy_split_and_vm_columns():
     assert "<th>Expected</th><th>Waiver</th>" in text
     assert "<td>yes</td><td>no</td>" in text  # good: expected, no waiver
     assert "<td>no</td><td>until 2099-01-01: tuning &lt;b&gt; (failures)</td>" in text
-    older = render_html(sample_report())
+    older = render_html(report_without_scope_fields())
     assert "<td>not recorded</td><td>not recorded</td>" in older  # neither field in a 0.1.0 report
 
 
@@ -114,7 +114,7 @@ def test_junit_carries_scope_provenance_and_per_vm_scope():
     assert suite["policy_data"] == "policy data unavailable: 403 Forbidden" and suite["title"] == "Q2 CDP audit"
     assert cases["good"] == {"expected": "yes", "waiver": "no"}
     assert cases["warn"] == {"expected": "no", "waiver": "until 2099-01-01: tuning <b> (failures)"}
-    suite, cases = _junit_properties(sample_report())
+    suite, cases = _junit_properties(report_without_scope_fields())
     assert suite["expected_scope"] == "no expected scope" and suite["em_version"] == "not recorded"
     assert cases["good"] == {"expected": "not recorded", "waiver": "not recorded"}
 
@@ -123,7 +123,7 @@ def test_csv_carries_per_vm_scope():
     rows = {row["vm"]: row for row in _csv_rows(contract_report())}
     assert rows["good"]["expected"] == "yes" and rows["good"]["waiver"] == "no"
     assert rows["warn"]["waiver"] == "until 2099-01-01: tuning <b> (failures)"
-    assert {row["expected"] for row in _csv_rows(sample_report())} == {"not recorded"}
+    assert {row["expected"] for row in _csv_rows(report_without_scope_fields())} == {"not recorded"}
 
 
 def test_combined_reports_show_each_ems_scope():
