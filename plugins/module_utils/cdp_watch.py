@@ -164,6 +164,8 @@ class CdpWatcher:
     def _poll_sessions(self, now):
         state = self.state
         watermark = state.watermark or parse_time(self.options["lookback"], now=now)
+        if not self.options["results"]:
+            return watermark, dict(state.seen)
         since = watermark - self.overlap if state.watermark else watermark
         prepared = prepare_cdp_query({"state": "Completed", "ended_after": since, "sort_by": "EndTimeUTC"}, now=now)
         sessions = run_query(self.client, prepared)["sessions"]

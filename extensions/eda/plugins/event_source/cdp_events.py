@@ -174,6 +174,21 @@ def _collection_utils():
                                     for module in ("cdp_watch", "eda_options", "errors")})
 
 
+class _ScrubSecrets(logging.Filter):  # pylint: disable=too-few-public-methods
+    """Masks the password and session id in urllib3's debug lines (the logoff URL names the session)."""
+
+    def __init__(self, client):
+        super().__init__()
+        self.client = client
+
+    def filter(self, record):
+        message = record.getMessage()
+        scrubbed = self.client.scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
 def backoff_delay(interval, failures):
     """Seconds to wait after the n-th failed poll in a row: doubling from interval, capped, with jitter."""
     cap = max(interval, BACKOFF_CAP)
@@ -186,6 +201,9 @@ async def main(queue, args):
     options = utils.eda_options.source_options(args)
     watcher = utils.cdp_watch.CdpWatcher(options, log=LOGGER.info, warn=LOGGER.warning)
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdp_events")
+    scrubber = _ScrubSecrets(watcher.client)
+    urllib3_logger = logging.getLogger("urllib3.connectionpool")
+    urllib3_logger.addFilter(scrubber)
     try:
         await _poll_forever(queue, watcher, options, executor, utils)
     finally:
@@ -198,6 +216,7 @@ async def main(queue, args):
         finally:
             watcher.close()
             executor.shutdown(wait=False)
+        urllib3_logger.removeFilter(scrubber)
         LOGGER.info("cdp_events for %s stopped and logged off", watcher.em_host)
 
 
