@@ -125,6 +125,12 @@ class CdpWatcher:
     def save(self):
         self.state.save(self.options["state_file"])
 
+    def describe(self):
+        """Where the watch stands, for the log."""
+        verdicts = self.state.verdicts
+        return "sessions that ended after %s, %s" % (
+            format_utc(self.state.watermark), "verdicts of %d VMs" % len(verdicts) if verdicts is not None else "no verdicts")
+
     # -- one poll --------------------------------------------------------------------------------
 
     def poll(self):

@@ -223,6 +223,7 @@ async def main(queue, args):
 async def _poll_forever(queue, watcher, options, executor, utils):
     interval = options["interval"]
     failures = 0
+    first = True
     loop = asyncio.get_running_loop()
     while True:
         started = loop.time()
@@ -248,6 +249,9 @@ async def _poll_forever(queue, watcher, options, executor, utils):
             await queue.put(event)
             watcher.delivered(index)
         watcher.commit()
+        if first:
+            first = False
+            LOGGER.info("first poll of %s done: %s", watcher.em_host, watcher.describe())
         if events:
             LOGGER.info("%d events from %s", len(events), watcher.em_host)
         await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
