@@ -188,3 +188,17 @@ def test_planted_failure_runs_the_notify_playbook(tmp_path, collections_dir, sta
     assert len(webhook.posts) == 2
     assert simulator.state()['open_sessions'] == 0
     print('rulebook test: %.1f s' % (time.monotonic() - started))
+
+
+def test_decision_environment_definition(tmp_path):
+    """ansible-builder accepts the decision environment and keeps what ansible-rulebook needs in it."""
+    definition = os.path.join(COLLECTION_ROOT, 'extensions', 'eda', 'decision-environment.yml')
+    context = tmp_path / 'context'
+    subprocess.run([tool('ansible-builder'), 'create', '-f', definition, '--context', str(context)], check=True, capture_output=True)
+    containerfile = (context / 'Dockerfile').read_text(encoding='utf-8')
+    assert 'ENV JAVA_TOOL_OPTIONS=-Xrs' in containerfile
+    assert 'ansible-rulebook' in (context / '_build' / 'requirements.txt').read_text(encoding='utf-8')
+    assert 'java-17-openjdk' in (context / '_build' / 'bindep.txt').read_text(encoding='utf-8')
+    with open(definition, encoding='utf-8') as definition_file:
+        collections = yaml.safe_load(definition_file)['dependencies']['galaxy']['collections']
+    assert {'name': 'veeam.enterprise_manager'} in collections
