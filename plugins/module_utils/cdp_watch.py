@@ -38,7 +38,7 @@ def session_event(em_host, record):
 
 
 def verdict_event(em_host, vm, previous):
-    findings = [{key: value for key, value in finding.items()} for finding in vm.get("findings") or ()]
+    findings = [dict(finding) for finding in vm.get("findings") or ()]
     return {EVENT_KEY: {"type": "cdp_vm_verdict", "em_host": em_host, "vm": vm["name"], "policy": vm.get("policy"),
                         "verdict": vm["status"], "previous_verdict": previous, "findings": findings}}
 
