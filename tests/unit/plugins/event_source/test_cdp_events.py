@@ -480,3 +480,33 @@ def test_bad_argument_stops_at_once_naming_it(sim, args, option):
         run(asyncio.wait_for(MAIN(source.queue, source.args), 10))
     assert "option '%s" % option in str(caught.value)
     assert sim.requests == []  # nothing was sent to EM
+
+
+def test_state_file_of_another_em_starts_afresh(sim, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    names = vm_names(sim)
+    state_file = tmp_path / "cdp-events.json"
+    uid = complete(sim, names[0])
+    state_file.write_text(json.dumps({"version": 1, "em_host": "https://other-em.example.com:9398", "watermark": utc(1),
+                                      "seen": {uid: utc()}, "verdicts": {names[0]: "non_compliant"}}))
+
+    async def scenario():
+        async with Source(sim, state_file=str(state_file)) as source:
+            return await source.event()
+
+    event = run(scenario())
+    assert event["session"]["uid"] == uid  # the other EM's mark and UIDs were not applied
+    assert "belongs to https://other-em.example.com:9398" in caplog.text
+    assert json.loads(state_file.read_text())["em_host"] == "https://127.0.0.1:%d" % sim.port
+
+
+def test_verdict_interval_spaces_the_audits(sim):
+    def audits():
+        return sum(1 for req in sim.query_requests() if "type=CdpPolicy&format=References" in req["query"])
+
+    async def scenario():
+        async with Source(sim, verdicts=True, interval=0.1, verdict_interval=60) as source:
+            await source.polls(8)
+            return audits()
+
+    assert run(scenario()) == 1
