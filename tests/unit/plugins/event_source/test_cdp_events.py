@@ -20,6 +20,7 @@ import sys
 from unittest import mock
 
 import pytest
+import yaml
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, ConnectionConfig
@@ -510,3 +511,22 @@ def test_verdict_interval_spaces_the_audits(sim):
             return audits()
 
     assert run(scenario()) == 1
+
+
+def test_documentation_matches_the_arguments():
+    """DOCUMENTATION (ansible-doc style, as ansible.eda's sources have it) lists exactly the accepted arguments."""
+    documentation = yaml.safe_load(MODULE["DOCUMENTATION"])
+    options = documentation["options"]
+    assert sorted(options) == sorted(UTILS.eda_options.connection_arguments() + list(UTILS.eda_options.SOURCE_ARGUMENTS))
+    for name in UTILS.eda_options.connection_arguments():
+        table = CONNECTION_OPTIONS[name]
+        assert options[name]["type"] == table["type"], name
+        assert options[name].get("default") == table["default"], name
+        assert table["env"] in " ".join(options[name]["description"] if isinstance(options[name]["description"], list)
+                                        else [options[name]["description"]]), name
+    assert options["interval"]["default"] == UTILS.eda_options.DEFAULT_INTERVAL
+    assert options["lookback"]["default"] == UTILS.eda_options.DEFAULT_LOOKBACK
+    assert options["results"]["default"] == list(UTILS.eda_options.DEFAULT_RESULTS)
+    assert options["verdict_window"]["default"] == UTILS.eda_options.DEFAULT_VERDICT_WINDOW
+    examples = yaml.safe_load(MODULE["EXAMPLES"])
+    assert "veeam.enterprise_manager.cdp_events" in examples[0]["sources"][0]
