@@ -202,3 +202,16 @@ def test_decision_environment_definition(tmp_path):
     with open(definition, encoding='utf-8') as definition_file:
         collections = yaml.safe_load(definition_file)['dependencies']['galaxy']['collections']
     assert {'name': 'veeam.enterprise_manager'} in collections
+
+
+def test_bad_argument_stops_the_rulebook(tmp_path, collections_dir, start_simulator, rulebooks):
+    """A bad source argument ends ansible-rulebook at once, with a message that names the argument; nothing reaches EM."""
+    reason = java_missing()
+    if reason:
+        pytest.skip(reason)
+    simulator = start_simulator('bad-argument', '--profile', 'healthy', '--vms', '2', '--days', '1')
+    rulebook = Rulebook(tmp_path, collections_dir, simulator, {'cdp_events_interval': 'soon'}, 'bad-argument')
+    rulebooks.append(rulebook)
+    assert rulebook.process.wait(60) != 0
+    assert "Invalid value for option 'interval'" in rulebook.output()
+    assert simulator.state()['logons'] == 0
