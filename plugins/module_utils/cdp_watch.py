@@ -15,15 +15,16 @@ A source cancelled half-way keeps what it delivered and finds the rest again on 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import tempfile
 
 from .audit import prepare_audit, run_audit
-from .client import EmClient
 from .errors import InvalidInputError
 from .query import prepare_cdp_query, run_query
+from .runner import open_client
 from .timeutil import format_utc, parse_em_time, parse_time, utcnow
 
 STATE_VERSION = 1
@@ -108,7 +109,9 @@ class CdpWatcher:
         self.options = options
         self._log = log or (lambda message: None)
         self._clock = clock
-        self.client = EmClient(options["connection"], warn=warn or self._log, log=self._log)
+        # Open for the source's whole life: one logon reused across polls, logged off by close().
+        self._stack = contextlib.ExitStack()
+        self.client = self._stack.enter_context(open_client(options["connection"], warn=warn or self._log, log=self._log))
         self.em_host = self.client.base_url
         self.state = WatchState.load(options["state_file"], self.em_host, self._log)
         self._last_verdicts = None
@@ -120,7 +123,7 @@ class CdpWatcher:
 
     def close(self):
         """Log off (if a session is open) and close the connections."""
-        self.client.close()
+        self._stack.close()
 
     def save(self):
         self.state.save(self.options["state_file"])
@@ -201,9 +204,7 @@ class CdpWatcher:
         return (now - self._last_verdicts).total_seconds() >= self.options["verdict_interval"] - 0.001
 
     def _poll_verdicts(self, now):
-        params = dict(self.options["audit"], now=format_iso(now))
-        evaluator, spec, settings = prepare_audit(params)
-        report = run_audit(self.client, evaluator, spec, settings)["report"]
+        report = run_audit(self.client, prepare_audit(dict(self.options["audit"], now=format_iso(now))))["report"]
         if not (report.get("data") or {}).get("complete", True):
             self._log("verdicts not compared: the audit of %s is incomplete (%s)" % (
                 self.em_host, ", ".join(str(issue) for issue in report["data"].get("issues") or ())))

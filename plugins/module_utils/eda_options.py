@@ -49,9 +49,6 @@ def _typed(name, kind, value):
             return boolean(value, strict=True)
         except TypeError:
             raise InvalidInputError(name, "%r is not a boolean." % (value,), "Use true or false.")
-    if kind == "path":
-        text = str(value).strip()
-        return os.path.expanduser(text) if text else None
     return str(value)
 
 
@@ -130,7 +127,8 @@ def source_options(args, environ=None, now=None):
     if unknown:
         raise InvalidInputError(unknown[0], "unknown argument of veeam.enterprise_manager.cdp_events.",
                                 "Known arguments: %s." % ", ".join(sorted(known - set(EXCLUDED_CONNECTION_OPTIONS))))
-    connection = ConnectionConfig.from_options(connection_values(args, environ))
+    connection = connection_values(args, environ)
+    ConnectionConfig.from_options(connection)  # checked now; runner.open_client builds the client from the same values
     interval = _seconds("interval", args.get("interval"), DEFAULT_INTERVAL, MIN_INTERVAL)
     verdicts = True if args.get("verdicts") is None else _typed("verdicts", "bool", args.get("verdicts"))
     audit = {"window_start": _past_time("verdict_window", args.get("verdict_window") or DEFAULT_VERDICT_WINDOW, now),

@@ -57,8 +57,8 @@ options:
     type: bool
     default: true
   ca_path:
-    description: CA certificate (PEM) that signed EM's certificate. Environment C(VEEAM_EM_CA_PATH).
-    type: path
+    description: CA certificate file (PEM) that signed EM's certificate. Environment C(VEEAM_EM_CA_PATH).
+    type: str
   timeout:
     description: Seconds to wait for each EM answer. Environment C(VEEAM_EM_TIMEOUT).
     type: int

@@ -22,9 +22,9 @@ from unittest import mock
 import pytest
 import yaml
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import CONNECTION_OPTIONS, ConnectionConfig
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, run_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import open_client
 from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim.server import SimServer
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import PASSWORD, USER, Sim
 
@@ -85,7 +85,7 @@ def session_polls(sim):
 
 def info_record(sim, uid):
     """The record as cdp_replica_task_session_info returns it."""
-    with EmClient(sim.config()) as client:
+    with open_client(sim.options()) as client:
         sessions = run_query(client, prepare_cdp_query({"id": uid}))["sessions"]
     assert len(sessions) == 1
     return sessions[0]
@@ -197,7 +197,7 @@ def test_late_recorded_and_mid_poll_sessions_arrive_once(sim):
             sim.configure(insert_between_pages=2)
             await source.polls(1)
             sim.configure(insert_between_pages=0)
-            with EmClient(sim.config()) as client:
+            with open_client(sim.options()) as client:
                 running = run_query(client, prepare_cdp_query({"state": "InProgress", "sort_by": "CreationTimeUTC", "sort_order": "desc",
                                                                "max_records": 2}))["sessions"]
             inserted = [complete(sim, None, uid=record["uid"].split(":")[-1]) for record in running]
@@ -217,7 +217,7 @@ def test_memory_is_bounded_by_the_overlap(sim, tmp_path):
     names = vm_names(sim)
     state_file = tmp_path / "state.json"
     # The VMs whose running sessions started longest ago, so that they can end 50, 20 and 12 minutes ago.
-    with EmClient(sim.config()) as client:
+    with open_client(sim.options()) as client:
         running = run_query(client, prepare_cdp_query({"state": "InProgress", "sort_by": "CreationTimeUTC"}))["sessions"]
     oldest = [record["vm_display_name"] for record in running]
     uids = [complete(sim, name, end_time=utc(minutes)) for name, minutes in zip(oldest, (-50, -20, -12, 0))]
@@ -309,9 +309,8 @@ def test_unreadable_state_file_is_a_bad_argument(sim, tmp_path):
 def test_first_poll_raises_only_attention_verdicts(em_cert_dir):
     sim = make_sim(em_cert_dir, profile="realistic", vms=24)
     try:
-        with EmClient(sim.config()) as client:
-            evaluator, spec, settings = UTILS.eda_options.prepare_audit({"window_start": "-24h"})
-            report = UTILS.cdp_watch.run_audit(client, evaluator, spec, settings)["report"]
+        with open_client(sim.options()) as client:
+            report = UTILS.cdp_watch.run_audit(client, UTILS.cdp_watch.prepare_audit({"window_start": "-24h"}))["report"]
         expected = sorted((vm["name"], vm["status"]) for vm in report["vms"] if vm["status"] in ("warning", "non_compliant"))
         assert expected
 
@@ -452,7 +451,7 @@ def test_connection_arguments_follow_the_option_table():
     assert all(values[name] == 7 for name in names if CONNECTION_OPTIONS[name]["type"] == "int")
     defaults = ConnectionConfig.from_options({"host": "em", "username": "u", "password": "p"})
     parsed = UTILS.eda_options.source_options({"host": "em", "username": "u", "password": "p"}, environ={})
-    assert vars(parsed["connection"]) == vars(defaults)
+    assert vars(ConnectionConfig.from_options(parsed["connection"])) == vars(defaults)
     assert (parsed["interval"], parsed["lookback"], parsed["results"], parsed["verdicts"]) == (60.0, "-15m", ["Failed", "Warning"], True)
 
 
