@@ -37,6 +37,8 @@ ANSIBLE_TEST_OPTIONS := --python $(TEST_PYTHON_VERSION) --color no
 SANITY_DEBIAN_PACKAGES := shellcheck:shellcheck
 # chromium: the cdp_compliance_report_browser target checks the HTML reports in headless Chromium.
 INTEGRATION_DEBIAN_PACKAGES := chromium:chromium
+# Java 17: ansible-rulebook's rule engine (Drools) runs in it (make eda-test).
+EDA_DEBIAN_PACKAGES := openjdk-17-jre-headless
 
 DEMO_PLAYBOOK ?= tests/demo/demo.yml
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
@@ -57,8 +59,8 @@ matrix_build = $(BUILD_ROOT)/matrix-$(1)/ansible_collections/veeam/enterprise_ma
 # `make test` skips the matrix entry of the ansible-core in .venv: sanity and units already ran on it.
 DEV_ANSIBLE_CORE := $(shell sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' requirements-dev.txt)
 
-.PHONY: help venv sanity-system-deps integration-system-deps build-tree get-pip-standin no-sanity-ignores \
-	sanity units integration lint ecosystem awx-test docs test test-matrix demo bench clean sim sim-test
+.PHONY: help venv sanity-system-deps integration-system-deps eda-system-deps build-tree get-pip-standin no-sanity-ignores \
+	sanity units integration lint ecosystem awx-test eda-test docs test test-matrix demo bench clean sim sim-test
 
 help:
 	@echo "make venv         create .venv with the pinned tools (fast when up to date)"
@@ -68,8 +70,9 @@ help:
 	@echo "make lint         ansible-lint (production profile) and antsibull-changelog lint"
 	@echo "make ecosystem    ansible-galaxy build, galaxy-importer, antsibull-docs lint, ansible-builder introspect"
 	@echo "make awx-test     the audit as an AWX job (ansible-runner, injected credential) against the simulator"
+	@echo "make eda-test     a real ansible-rulebook with the cdp_events source, and the sliced AWX audit of many EMs"
 	@echo "make docs         HTML docsite with antsibull-docs into docs/build/"
-	@echo "make test         sanity, units, integration, lint, ecosystem, awx-test, docs and test-matrix"
+	@echo "make test         sanity, units, integration, lint, ecosystem, awx-test, eda-test, docs and test-matrix"
 	@echo "                  (the matrix without $(DEV_ANSIBLE_CORE), done already), stopping at the first failing target"
 	@echo "make test-matrix  sanity and units on ansible-core $(MATRIX_ANSIBLE_CORE)"
 	@echo "make demo         run tests/demo/demo.yml against the simulator"
@@ -94,6 +97,11 @@ sanity-system-deps:
 
 integration-system-deps:
 	@tests/utils/ensure_debian_packages.sh $(INTEGRATION_DEBIAN_PACKAGES)
+
+# Where Java cannot be installed the rulebook test skips itself and says why; the rest of eda-test still runs.
+eda-system-deps:
+	@tests/utils/ensure_debian_packages.sh $(EDA_DEBIAN_PACKAGES) || \
+		echo "eda-system-deps: could not install $(EDA_DEBIAN_PACKAGES); the ansible-rulebook test will be skipped" >&2
 
 build-tree: $(VENV_STAMP)
 	@"$(VENV_PYTHON)" tests/utils/sync_build_tree.py "$(CURDIR)" "$(COLLECTION_BUILD)"
@@ -138,6 +146,11 @@ awx-test: build-tree
 	$(WITH_SIMULATOR) -- "$(VENV_PYTHON)" -m pytest -p no:cacheprovider --basetemp="$(BUILD_ROOT)/awx-test" \
 		--rootdir="$(COLLECTION_BUILD)" "$(COLLECTION_BUILD)/tests/awx"
 
+# Starts its own simulators (several EMs for the sliced audit), so it needs no with_simulator.sh.
+eda-test: eda-system-deps build-tree
+	"$(VENV_PYTHON)" -m pytest -p no:cacheprovider --basetemp="$(BUILD_ROOT)/eda-test" \
+		--rootdir="$(COLLECTION_BUILD)" "$(COLLECTION_BUILD)/tests/eda"
+
 docs: build-tree
 	env PATH="$(VENV_BIN):$$PATH" tests/utils/build_docs.sh "$(COLLECTION_BUILD)" "$(DOCS_DIR)"
 
@@ -149,6 +162,7 @@ test:
 	$(MAKE) --no-print-directory ecosystem
 	$(MAKE) --no-print-directory awx-test
 	$(MAKE) --no-print-directory sim-test
+	$(MAKE) --no-print-directory eda-test
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory test-matrix MATRIX_ANSIBLE_CORE="$(filter-out $(DEV_ANSIBLE_CORE),$(MATRIX_ANSIBLE_CORE))"
 

@@ -91,6 +91,10 @@ def fmt_name_time(micros):
     return '%04d-%02d-%02d %02d:%02d:%02d' % time.gmtime(micros // US)[:6]
 
 
+def default_now_us_exact():
+    return us_from_datetime(datetime.datetime.now(datetime.timezone.utc))
+
+
 def default_now_us():
     now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
     return us_from_datetime(now)
@@ -408,6 +412,38 @@ class Dataset(object):
                                'Success', None, self.vm_size[vm]))
         self.max_task_created = newest + count * US
         return count
+
+    def complete_task(self, uid=None, vm=None, result='Failed', reason=None, end_us=None, successor=True):
+        """Complete a running task session (by UID, else the newest running one of VM `vm`) with `result`.
+
+        `end_us` defaults to the current time (EM records the completion when it happens, however old
+        the session). With `successor` a new InProgress session of the VM starts right after it, as
+        CDP does. Returns (completed guid, successor guid or None).
+        """
+        running = ('InProgress', 'Pending')
+        index = None
+        for pos in range(len(self.tasks) - 1, -1, -1):
+            rec = self.tasks[pos]
+            if rec[T_STATE] not in running:
+                continue
+            if (uid is not None and rec[T_GUID] == uid) or (uid is None and self.vm_names[rec[T_VM]] == vm):
+                index = pos
+                break
+        if index is None:
+            raise ValueError('no running task session %s' % ('with UID %s' % uid if uid else 'of VM %r' % (vm,)))
+        rec = self.tasks[index]
+        end = max(default_now_us_exact() if end_us is None else end_us, rec[T_CREATED] + 1000)
+        self.tasks[index] = rec[:T_ENDED] + (end, 'Completed', result, reason or None) + rec[T_SIZE:]
+        new_guid = None
+        if successor:
+            # Appended records must be the newest: the query index extends its creation order in place.
+            ctime = max(end + 1000, self.max_task_created + US)
+            new_guid = _guid(self.rng)
+            pidx = self.vm_policy[rec[T_VM]]
+            psession = self.covering_psession(pidx, ctime) if pidx >= 0 else rec[T_PSESSION]
+            self.tasks.append((new_guid, rec[T_VM], psession, ctime, None, 'InProgress', 'Success', None, rec[T_SIZE]))
+            self.max_task_created = ctime
+        return rec[T_GUID], new_guid
 
     # ------------------------------------------------------------------ accessors
     def policy_of_psession(self, psi):

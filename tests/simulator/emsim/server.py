@@ -800,6 +800,23 @@ class Simulator(object):
                     self.version += 1
                     self.counters['inserted_tasks'] += count
                 return reply({'inserted': count, 'records': self.dataset.counts()})
+            if route == ('POST', '/_sim/complete'):
+                unknown = set(payload) - {'uid', 'vm', 'result', 'reason', 'end_time', 'successor'}
+                if unknown:
+                    raise ValueError('unknown complete keys: %s' % ', '.join(sorted(unknown)))
+                if not payload.get('uid') and not payload.get('vm'):
+                    raise ValueError('give "uid" or "vm"')
+                result = payload.get('result', 'Failed')
+                if result not in ('Success', 'Warning', 'Failed', 'None'):
+                    raise ValueError('result must be Success, Warning, Failed or None')
+                end = payload.get('end_time')
+                with self.lock:
+                    done, successor = self.dataset.complete_task(
+                        uid=payload.get('uid'), vm=payload.get('vm'), result=result, reason=payload.get('reason'),
+                        end_us=simdata.parse_iso_us(end) if end else None, successor=payload.get('successor', True))
+                    self.version += 1
+                    self.renderers = {}  # they cache each record's rendering, and this one changed
+                return reply({'completed': done, 'successor': successor, 'records': self.dataset.counts()})
             if route == ('GET', '/_sim/faults'):
                 return reply({'faults': self.faults.describe(), 'fired_total': self.faults.fired_total})
             if route == ('POST', '/_sim/faults'):
