@@ -4,8 +4,9 @@
 """Drift between two audits of the same scope: findings that are new, resolved or persisting, targets that came or went.
 
 A finding is identified by its target (VM name, or policy uid else name), rule and code. Waived findings
-are accepted exceptions and take no part. Findings of a target that left the scope are not "resolved":
-the target is listed under ``disappeared`` instead.
+are accepted exceptions: never new or persisting, and a finding waived since the previous audit is not
+resolved either (it is still there). Findings of a target that left the scope are not resolved: the
+target is listed under ``disappeared`` instead.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ def _entry(kind, name, uid, extra=None):
     return entry
 
 
-def _finding_map(rows):
-    """{(target, rule, code): finding entry} of the unwaived findings among (kind, name, uid, rule, code, severity, waived, message) rows."""
+def _finding_map(rows, waived_too=False):
+    """{(target, rule, code): finding entry} of the (unwaived) findings among (kind, name, uid, rule, code, severity, waived, message) rows."""
     found = {}
     for kind, name, uid, rule, code, severity, waived, message in rows:
-        if waived:
+        if waived and not waived_too:
             continue
         found.setdefault((_target(kind, name, uid), rule, code),
                          _entry(kind, name, uid, {"rule": rule, "code": code, "severity": severity, "message": message}))
@@ -71,13 +72,14 @@ def drift(previous, report):
     current_targets = _targets([row[1:4] for row in results])
     previous_targets = _targets(previous["results"])
     current = _finding_map([row[1:] for row in findings])
+    still_there = _finding_map([row[1:] for row in findings], waived_too=True)
     before = _finding_map(previous["findings"])
     result = {
         "previous_audit": {key: previous[key] for key in ("id", "audited_at", "verdict", "evidence_sha256", "window")},
         "new": [current[key] for key in current if key not in before],
         "persisting": [current[key] for key in current if key in before],
-        # A finding of a target that is gone is not resolved: nobody looked.
-        "resolved": [before[key] for key in before if key not in current and key[0] in current_targets],
+        # Not resolved: a finding waived since (it is still there), or one of a target that is gone (nobody looked).
+        "resolved": [before[key] for key in before if key not in still_there and key[0] in current_targets],
         "appeared": [_entry(*current_targets[key]) for key in current_targets if key not in previous_targets],
         "disappeared": [_entry(*previous_targets[key]) for key in previous_targets if key not in current_targets],
     }
