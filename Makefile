@@ -35,6 +35,8 @@ ANSIBLE_TEST_OPTIONS := --python $(TEST_PYTHON_VERSION) --color no
 SANITY_DEBIAN_PACKAGES := shellcheck:shellcheck
 # chromium: the cdp_compliance_report_browser target checks the HTML reports in headless Chromium.
 INTEGRATION_DEBIAN_PACKAGES := chromium:chromium
+# postgresql: the history store's unit tests start a throw-away PostgreSQL server (tests/utils/postgres_server.py).
+UNITS_DEBIAN_PACKAGES := postgresql
 
 DEMO_PLAYBOOK ?= tests/demo/demo.yml
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
@@ -55,7 +57,7 @@ matrix_build = $(BUILD_ROOT)/matrix-$(1)/ansible_collections/veeam/enterprise_ma
 # `make test` skips the matrix entry of the ansible-core in .venv: sanity and units already ran on it.
 DEV_ANSIBLE_CORE := $(shell sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' requirements-dev.txt)
 
-.PHONY: help venv sanity-system-deps integration-system-deps build-tree get-pip-standin no-sanity-ignores \
+.PHONY: help venv sanity-system-deps units-system-deps integration-system-deps build-tree get-pip-standin no-sanity-ignores \
 	sanity units integration lint ecosystem awx-test docs test test-matrix demo bench clean
 
 help:
@@ -88,6 +90,9 @@ $(VENV_STAMP): $(VENV_INPUTS)
 sanity-system-deps:
 	@tests/utils/ensure_debian_packages.sh $(SANITY_DEBIAN_PACKAGES)
 
+units-system-deps:
+	@tests/utils/ensure_debian_packages.sh $(UNITS_DEBIAN_PACKAGES)
+
 integration-system-deps:
 	@tests/utils/ensure_debian_packages.sh $(INTEGRATION_DEBIAN_PACKAGES)
 
@@ -107,7 +112,7 @@ no-sanity-ignores:
 sanity: no-sanity-ignores sanity-system-deps get-pip-standin build-tree
 	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_OPTIONS)
 
-units: get-pip-standin build-tree
+units: units-system-deps get-pip-standin build-tree
 	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) units $(ANSIBLE_TEST_OPTIONS) --venv --requirements
 
 integration: integration-system-deps get-pip-standin build-tree
@@ -174,7 +179,7 @@ matrix-sanity-%: $(MATRIX_VENVS)/%/.installed-stamp no-sanity-ignores sanity-sys
 	cd "$(call matrix_build,$*)" && env PATH="$(MATRIX_VENVS)/$*/bin:$$PATH" \
 		"$(MATRIX_VENVS)/$*/bin/ansible-test" sanity $(ANSIBLE_TEST_OPTIONS)
 
-matrix-units-%: $(MATRIX_VENVS)/%/.installed-stamp
+matrix-units-%: $(MATRIX_VENVS)/%/.installed-stamp units-system-deps
 	@"$(PYTHON)" tests/utils/sync_build_tree.py "$(CURDIR)" "$(call matrix_build,$*)"
 	@echo "== ansible-core $*: units"
 	cd "$(call matrix_build,$*)" && env PATH="$(MATRIX_VENVS)/$*/bin:$$PATH" \

@@ -69,10 +69,11 @@ def drift(previous, report):
     if previous is None:
         return empty_drift()
     results, findings = result_rows(report)
-    current_targets = _targets([row[1:4] for row in results])
+    current_targets = _targets([target for target, _values in results])
     previous_targets = _targets(previous["results"])
-    current = _finding_map([row[1:] for row in findings])
-    still_there = _finding_map([row[1:] for row in findings], waived_too=True)
+    finding_rows = [target + values for target, values in findings]
+    current = _finding_map(finding_rows)
+    still_there = _finding_map(finding_rows, waived_too=True)
     before = _finding_map(previous["findings"])
     result = {
         "previous_audit": {key: previous[key] for key in ("id", "audited_at", "verdict", "evidence_sha256", "window")},

@@ -14,12 +14,12 @@ import datetime
 import fnmatch
 
 from .errors import InvalidInputError
+from .history_store import STATUS_CODES
 from .timeutil import format_utc, parse_time, utcnow
 
 DEFAULT_DAYS = 90
-COMPLIANT = "compliant"
-NON_COMPLIANT = "non_compliant"
-STATUSES = ("compliant", "warning", "non_compliant")
+# Status codes as HistoryStore.results_of returns them: indexes in STATUS_CODES.
+COMPLIANT, NON_COMPLIANT = STATUS_CODES.index("compliant"), STATUS_CODES.index("non_compliant")
 
 
 def _iso(epoch):
@@ -53,7 +53,7 @@ def _attributed(audits, indexes, since, until):
     return shares
 
 
-def _streak(series, audits):
+def _streak(series, audits, times):
     """The longest run of non-compliant audits: {audits, seconds, start, end, ongoing} or None."""
     best = None
     run_start = None
@@ -65,46 +65,46 @@ def _streak(series, audits):
         if run_start is not None:
             length = position - run_start
             ongoing = index is None
-            end_index = series[position - 1][0] if ongoing else index
-            start_at, end_at = audits[series[run_start][0]]["audited_at"], audits[end_index]["audited_at"]
-            if best is None or length > best["audits"] or (length == best["audits"] and end_at - start_at > best["seconds"]):
-                best = {"audits": length, "seconds": round(end_at - start_at, 3), "start": _iso(start_at), "end": _iso(end_at),
-                        "ongoing": ongoing}
+            first, last = series[run_start][0], series[position - 1][0] if ongoing else index
+            seconds = audits[last]["audited_at"] - audits[first]["audited_at"]
+            if best is None or length > best["audits"] or (length == best["audits"] and seconds > best["seconds"]):
+                best = {"audits": length, "seconds": round(seconds, 3), "start": times[first], "end": times[last], "ongoing": ongoing}
             run_start = None
     return best
 
 
-def _current(series, audits):
+def _current(series, times):
     status = series[-1][1]
     position = len(series) - 1
     while position > 0 and series[position - 1][1] == status:
         position -= 1
     before = series[position - 1] if position > 0 else None
-    return {"status": status, "since": _iso(audits[series[position][0]]["audited_at"]),
-            "previous_status": before[1] if before else None,
-            "previous_audit_at": _iso(audits[before[0]]["audited_at"]) if before else None}
+    return {"status": STATUS_CODES[status], "since": times[series[position][0]],
+            "previous_status": STATUS_CODES[before[1]] if before else None, "previous_audit_at": times[before[0]] if before else None}
 
 
-def _trend(entry, series, audits, shares_cache, since, until):
+def _trend(entry, series, context):
+    audits, times, shares_cache, since, until = context
     indexes = tuple(index for index, _status in series)
     shares = shares_cache.get(indexes)
     if shares is None:
         shares = shares_cache[indexes] = _attributed(audits, indexes, since, until)
-    counts = {status: 0 for status in STATUSES}
+    counts = [0] * len(STATUS_CODES)
     audited = compliant_time = 0.0
     for index, status in series:
-        counts[status] = counts.get(status, 0) + 1
+        counts[status] += 1
         audited += shares[index]
         if status == COMPLIANT:
             compliant_time += shares[index]
+    by_status = {name: counts[code] for code, name in enumerate(STATUS_CODES) if counts[code] or name != "unknown"}
     entry.update({
-        "audits": len(series), "by_status": counts,
+        "audits": len(series), "by_status": by_status,
         "compliant_percent": round(100.0 * counts[COMPLIANT] / len(series), 2),
         "audited_seconds": round(audited, 3), "compliant_seconds": round(compliant_time, 3),
         "compliant_time_percent": round(100.0 * compliant_time / audited, 2) if audited else None,
-        "longest_non_compliant_streak": _streak(list(series), audits),
-        "current": _current(series, audits),
-        "first_audit": _iso(audits[series[0][0]]["audited_at"]), "last_audit": _iso(audits[series[-1][0]]["audited_at"]),
+        "longest_non_compliant_streak": _streak(series, audits, times),
+        "current": _current(series, times),
+        "first_audit": times[series[0][0]], "last_audit": times[series[-1][0]],
     })
     return entry
 
@@ -126,38 +126,44 @@ def trend_period(days=DEFAULT_DAYS, now=None):
     return (until - datetime.timedelta(days=days)).timestamp(), until.timestamp()
 
 
-def compute_trends(audits, rows, since, until, vms=None, policies=None):
-    """Trends from audits (HistoryStore.audits_between, oldest first) and their result rows (HistoryStore.results_of)."""
-    position = {audit["id"]: index for index, audit in enumerate(audits)}
-    want_vm, want_policy = _wanted(vms), _wanted(policies)
+def compute_trends(audits, rows, targets, since, until, vms=None, policies=None):
+    """Trends from audits (HistoryStore.audits_between, oldest first) and their results (HistoryStore.results_of)."""
+    position = {audit["seq"]: index for index, audit in enumerate(audits)}
     series = {}
-    for audit_id, kind, name, uid, status, _policy in rows:
-        if not (want_vm(name) if kind == "vm" else want_policy(name)):
+    for seq, target, status in rows:
+        points = series.get(target)
+        if points is None:
+            points = series[target] = []
+        points.append((position[seq], status))
+    want_vm, want_policy = _wanted(vms), _wanted(policies)
+    context = (audits, [_iso(audit["audited_at"]) for audit in audits], {}, since, until)
+    entries = []
+    for target, points in series.items():
+        kind, name, uid = targets[target]
+        if kind == "vm" and want_vm(name):
+            entry = {"vm": name}
+        elif kind == "policy" and want_policy(name):
+            entry = {"policy": name, "policy_uid": uid}
+        else:
             continue
-        key = (kind, uid if kind == "policy" and uid else name)
-        target = series.get(key)
-        if target is None:
-            target = series[key] = ({"vm": name} if kind == "vm" else {"policy": name, "policy_uid": uid}, [])
-        target[1].append((position[audit_id], status))
-    shares_cache = {}
-    result = {"vms": [], "policies": []}
-    for key in sorted(series):
-        entry, points = series[key]
         points.sort()
-        result["vms" if key[0] == "vm" else "policies"].append(_trend(entry, points, audits, shares_cache, since, until))
-    return result
+        entries.append((kind, name, uid or "", _trend(entry, points, context)))
+    entries.sort(key=lambda item: item[:3])
+    return {"vms": [item[3] for item in entries if item[0] == "vm"], "policies": [item[3] for item in entries if item[0] == "policy"]}
 
 
 def load_trends(store, days=DEFAULT_DAYS, now=None, scope=None, em_hosts=None, vms=None, policies=None):
     """(trends, audits) of the last ``days`` days from an open HistoryStore; ``scope`` is a scope key (history_store.scope_key)."""
     since, until = trend_period(days, now)
     audits = store.audits_between(since, until, key=scope, em_hosts=em_hosts)
-    rows = store.results_of(audits) if audits else []
+    rows, targets = store.results_of(audits) if audits else ([], {})
     result = {"days": days, "since": _iso(since), "until": _iso(until), "scope_key": scope, "audits": len(audits)}
-    result.update(compute_trends(audits, rows, since, until, vms=vms, policies=policies))
+    result.update(compute_trends(audits, rows, targets, since, until, vms=vms, policies=policies))
     return result, audits
 
 
 def public_audit(audit):
     """An audit as audits_between returns it, with ISO times, for facts and reports."""
-    return dict(audit, **{field: _iso(audit[field]) for field in ("audited_at", "window_start", "window_end")})
+    public = {key: value for key, value in audit.items() if key != "seq"}
+    public.update({field: _iso(audit[field]) for field in ("audited_at", "window_start", "window_end")})
+    return public

@@ -83,19 +83,19 @@ def test_append_stores_audit_results_and_findings(tmp_path):
     with HistoryStore("sqlite://" + path) as store:
         stored = store.append_audit(audit, SCOPE)
         audits = store.audits_between(0, 4e9)
-        rows = store.results_of(audits)
+        rows, targets = store.results_of(audits)
     assert stored["evidence_sha256"] == evidence_sha256(audit) and stored["scope_key"] == scope_key(SCOPE)
     assert len(audits) == 1
     assert audits[0]["id"] == stored["id"] and audits[0]["verdict"] == "non_compliant" and audits[0]["em_hosts"] == ["https://em.example.com:9398"]
     assert audits[0]["collection_version"] == "0.1.0" and audits[0]["vms"] == 2 and audits[0]["policies"] == 1
     assert audits[0]["window_end"] - audits[0]["window_start"] == 86400
-    assert sorted((row[1], row[2], row[4]) for row in rows) == [("policy", "cdp-gold", "warning"), ("vm", "db-01", "compliant"),
-                                                               ("vm", "db-02", "non_compliant")]
+    assert sorted(targets[target] + (history_store.STATUS_CODES[status],) for _seq, target, status in rows) == [
+        ("policy", "cdp-gold", "urn:veeam:CdpPolicy:1", "warning"), ("vm", "db-01", None, "compliant"), ("vm", "db-02", None, "non_compliant")]
     with sqlite3.connect(path) as conn:
         counts = conn.execute("SELECT violations, warnings, infos, waived, coverage_percent, worst_gap_seconds, rpo_seconds, policy, rpo_breached "
-                              "FROM results WHERE name = 'db-02'").fetchone()
+                              "FROM results JOIN targets ON targets.id = results.target WHERE name = 'db-02'").fetchone()
         assert counts == (1, 1, 1, 0, 80.0, 3600.0, 15.0, "cdp-gold", 1)
-        assert sorted(conn.execute("SELECT kind, name, rule, severity FROM findings")) == [
+        assert sorted(conn.execute("SELECT kind, name, rule, severity FROM findings JOIN targets ON targets.id = findings.target")) == [
             ("policy", "cdp-gold", "policy_config", "warning"), ("vm", "db-02", "coverage", "violation"), ("vm", "db-02", "rpo", "warning"),
             ("vm", "db-02", "stuck", "info")]
 
@@ -121,13 +121,14 @@ def write_schema_1_store(path):
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE history_schema (version INTEGER PRIMARY KEY, migrated_at DOUBLE PRECISION NOT NULL, collection_version TEXT)")
         for statement in MIGRATIONS[0][1]:
-            conn.execute(statement)
+            conn.execute(statement.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"))
         conn.execute("INSERT INTO history_schema VALUES (1, 0, '0.1.0')")
         old = report(day(0), {"db-01": [finding("coverage", "gap")]})
-        conn.execute("INSERT INTO audits VALUES ('old-1', ?, 0, ?, ?, ?, '{}', '[]', 'non_compliant', '0.1.0', ?, 1, 0)",
+        conn.execute("INSERT INTO audits VALUES (7, 'old-1', ?, 0, ?, ?, ?, '{}', '[]', 'non_compliant', '0.1.0', ?, 1, 0)",
                      (history_store._epoch(day(0)), history_store._epoch(day(-1)), history_store._epoch(day(0)), scope_key(SCOPE), evidence_sha256(old)))
-        conn.execute("INSERT INTO results VALUES ('old-1', 'vm', 'db-01', NULL, 'non_compliant', 1, 80.0, 3600.0, 15.0, 1, 0, 0, 0)")
-        conn.execute("INSERT INTO findings VALUES ('old-1', 'vm', 'db-01', NULL, 'coverage', 'gap', 'violation', 0, 'coverage gap')")
+        conn.execute("INSERT INTO targets VALUES (3, 'vm', 'db-01', '')")
+        conn.execute("INSERT INTO results VALUES (7, 3, 'non_compliant', 1, 80.0, 3600.0, 15.0, 1, 0, 0, 0)")
+        conn.execute("INSERT INTO findings VALUES (7, 3, 'coverage', 'gap', 'violation', 0, 'coverage gap')")
 
 
 def test_store_of_schema_1_is_migrated_not_overwritten(tmp_path):
@@ -140,7 +141,8 @@ def test_store_of_schema_1_is_migrated_not_overwritten(tmp_path):
     assert result["trends"]["vms"][0]["by_status"] == {"compliant": 1, "warning": 0, "non_compliant": 1}
     assert count(path, "SELECT MAX(version) FROM history_schema") == SCHEMA_VERSION
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT policy, rpo_breached FROM results WHERE audit_id = 'old-1'").fetchone() == (None, None)
+        assert conn.execute("SELECT policy, rpo_breached FROM results WHERE audit = 7").fetchone() == (None, None)
+        assert conn.execute("SELECT policy, rpo_breached FROM results WHERE audit > 7").fetchone() == ("cdp-gold", 0)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -181,8 +183,12 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     path = str(tmp_path / "history.db")
     record_audit(path, two_vm_report(day(0)), SCOPE)
 
+    original = history_backends.SQLiteConnection.executemany
+
     def disk_full(self, sql, rows):
-        raise sqlite3.OperationalError("database or disk is full")
+        if "findings" in sql:
+            raise sqlite3.OperationalError("database or disk is full")
+        return original(self, sql, rows)
 
     monkeypatch.setattr(history_backends.SQLiteConnection, "executemany", disk_full)
     with pytest.raises(HistoryStoreError) as info:
@@ -190,6 +196,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     assert "appending the audit failed: database or disk is full" in info.value.message
     assert count(path, "SELECT COUNT(*) FROM audits") == 1
     assert count(path, "SELECT COUNT(*) FROM results") == 3
+    assert count(path, "SELECT COUNT(*) FROM findings") == 4
 
 
 def run_python(code, *args):
@@ -203,9 +210,9 @@ CRASH = """
     from ansible_collections.veeam.enterprise_manager.plugins.module_utils import history_store
     from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.history_reports import SCOPE, report
     original = history_store.HistoryStore._insert_many
-    def die_after_results(self, table, columns, rows):
-        original(self, table, columns, rows)
-        if table == "findings":
+    def die_after_results(self, table, columns, rows, suffix=""):
+        original(self, table, columns, rows, suffix)
+        if table == "results":
             os._exit(9)  # the process dies mid-transaction: no rollback, no close
     history_store.HistoryStore._insert_many = die_after_results
     with history_store.HistoryStore(sys.argv[1]) as store:
@@ -223,7 +230,8 @@ def test_crash_mid_write_leaves_the_store_consistent(tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM audits").fetchone()[0] == 1
         assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 3
-        assert conn.execute("SELECT COUNT(*) FROM results WHERE audit_id NOT IN (SELECT id FROM audits)").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM results WHERE audit NOT IN (SELECT seq FROM audits)").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM targets WHERE name LIKE 'vm-%'").fetchone()[0] == 0
     assert record_audit(path, two_vm_report(day(2)), SCOPE)["trends"]["audits"] == 2
 
 
@@ -252,4 +260,5 @@ def test_concurrent_writers_all_land(tmp_path):
     assert count(path, "SELECT COUNT(*) FROM audits") == expected
     assert count(path, "SELECT COUNT(DISTINCT id) FROM audits") == expected
     assert count(path, "SELECT COUNT(*) FROM results") == expected * 500
+    assert count(path, "SELECT COUNT(*) FROM targets") == 500
     assert count(path, "SELECT COUNT(*) FROM history_schema") == len(MIGRATIONS)
