@@ -10,6 +10,7 @@ period counts once, for the latest-ending audit of the target whose window cover
 
 from __future__ import annotations
 
+import collections
 import datetime
 import fnmatch
 
@@ -85,24 +86,24 @@ def _current(series, times):
 
 def _trend(entry, series, context):
     audits, times, shares_cache, since, until = context
-    indexes = tuple(index for index, _status in series)
-    shares = shares_cache.get(indexes)
-    if shares is None:
-        shares = shares_cache[indexes] = _attributed(audits, indexes, since, until)
-    counts = [0] * len(STATUS_CODES)
-    audited = compliant_time = 0.0
-    for index, status in series:
-        counts[status] += 1
-        audited += shares[index]
-        if status == COMPLIANT:
-            compliant_time += shares[index]
-    by_status = {name: counts[code] for code, name in enumerate(STATUS_CODES) if counts[code] or name != "unknown"}
+    indexes = tuple([index for index, _status in series])
+    cached = shares_cache.get(indexes)
+    if cached is None:
+        shares = _attributed(audits, indexes, since, until)
+        cached = shares_cache[indexes] = (shares, sum(shares.values()))
+    shares, audited = cached
+    statuses = [status for _index, status in series]
+    counts = [statuses.count(code) for code in range(len(STATUS_CODES))]
+    if counts[COMPLIANT] == len(series):
+        compliant_time = audited
+    else:
+        compliant_time = sum([shares[index] for index, status in series if status == COMPLIANT])
     entry.update({
-        "audits": len(series), "by_status": by_status,
+        "audits": len(series), "by_status": {name: counts[code] for code, name in enumerate(STATUS_CODES) if counts[code] or name != "unknown"},
         "compliant_percent": round(100.0 * counts[COMPLIANT] / len(series), 2),
         "audited_seconds": round(audited, 3), "compliant_seconds": round(compliant_time, 3),
         "compliant_time_percent": round(100.0 * compliant_time / audited, 2) if audited else None,
-        "longest_non_compliant_streak": _streak(series, audits, times),
+        "longest_non_compliant_streak": _streak(series, audits, times) if counts[NON_COMPLIANT] else None,
         "current": _current(series, times),
         "first_audit": times[series[0][0]], "last_audit": times[series[-1][0]],
     })
@@ -129,12 +130,9 @@ def trend_period(days=DEFAULT_DAYS, now=None):
 def compute_trends(audits, rows, targets, since, until, vms=None, policies=None):
     """Trends from audits (HistoryStore.audits_between, oldest first) and their results (HistoryStore.results_of)."""
     position = {audit["seq"]: index for index, audit in enumerate(audits)}
-    series = {}
+    series = collections.defaultdict(list)
     for seq, target, status in rows:
-        points = series.get(target)
-        if points is None:
-            points = series[target] = []
-        points.append((position[seq], status))
+        series[target].append((position[seq], status))
     want_vm, want_policy = _wanted(vms), _wanted(policies)
     context = (audits, [_iso(audit["audited_at"]) for audit in audits], {}, since, until)
     entries = []

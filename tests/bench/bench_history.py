@@ -115,6 +115,8 @@ def main(argv=None):
                 server.stop()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    # The machine is shared: the figures mean little without the load they were taken under.
+    figures["history_load_average"] = round(os.getloadavg()[0], 1)
     print(json.dumps(figures, sort_keys=True))
     return 0
 

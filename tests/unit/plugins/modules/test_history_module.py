@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the veeam.enterprise_manager collection
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cdp_compliance_history_info: trends as facts, errors that name the store, passwords never shown."""
+
+from __future__ import annotations
+
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import record_audit
+from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_compliance_history_info
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.history_reports import SCOPE, day, finding, report
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.test_modules import run_main
+
+
+def test_trends_and_audits_as_facts(tmp_path, capsys):
+    store = str(tmp_path / "history.db")
+    for index in range(3):
+        record_audit(store, report(day(index), {"db-01": [finding("coverage", "gap")] if index == 1 else [], "web-01": []}), SCOPE)
+    code, result = run_main(cdp_compliance_history_info, {"history": "sqlite://" + store, "days": 30, "now": day(2), "vms": ["db-*"]}, capsys)
+    assert code == 0 and result["changed"] is False and result["store"] == "sqlite://" + store
+    assert [entry["vm"] for entry in result["trends"]["vms"]] == ["db-01"]
+    entry = result["trends"]["vms"][0]
+    assert entry["by_status"] == {"compliant": 2, "warning": 0, "non_compliant": 1}
+    assert entry["longest_non_compliant_streak"]["start"] == day(1) and entry["current"]["since"] == day(2)
+    assert [audit["audited_at"] for audit in result["audits"]] == [day(0), day(1), day(2)]
+    assert all(len(audit["evidence_sha256"]) == 64 and "seq" not in audit for audit in result["audits"])
+
+
+def test_broken_store_fails_naming_it(tmp_path, capsys):
+    missing = str(tmp_path / "no-such-dir" / "history.db")
+    code, result = run_main(cdp_compliance_history_info, {"history": missing}, capsys)
+    assert code == 1 and result["failed"] and result["msg"].startswith("History store %s: " % missing)
+    assert result["history_store"] == missing
+
+
+def test_bad_days_names_the_option(tmp_path, capsys):
+    code, result = run_main(cdp_compliance_history_info, {"history": str(tmp_path / "h.db"), "days": 0}, capsys)
+    assert code == 1 and result["option"] == "days"
+
+
+def test_password_in_the_url_is_never_printed(capsys):
+    # Nothing listens on port 1: the connection fails, and neither the message nor anything else shows the password.
+    code, result = run_main(cdp_compliance_history_info, {"history": "postgresql://auditor:Sup3rS3cret@127.0.0.1:1/cdp",
+                                                          "history_password": "0therS3cret"}, capsys)
+    assert code == 1 and "postgresql://auditor:********@127.0.0.1:1/cdp" in result["msg"]
+    assert "Sup3rS3cret" not in str(result) and "0therS3cret" not in str(result)
