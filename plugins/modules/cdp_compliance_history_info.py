@@ -130,7 +130,7 @@ ARGUMENT_SPEC = {
     "history_password": {"type": "str", "no_log": True},
     "days": {"type": "int", "default": DEFAULT_DAYS},
     "now": {"type": "str", "default": "now"},
-    "scope_key": {"type": "str"},
+    "scope_key": {"type": "str", "no_log": False},  # a hash, not a secret
     "em_hosts": {"type": "list", "elements": "str"},
     "vms": {"type": "list", "elements": "str"},
     "policies": {"type": "list", "elements": "str"},

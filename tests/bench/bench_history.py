@@ -69,7 +69,7 @@ def measure(history, history_store, url, runs, scope, password=None):
         for day in range(DAYS):
             store.append_audit(audit_report(day), scope)
     until = (START + datetime.timedelta(days=DAYS - 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    trend = [timed(lambda: history.read_trends(url, password=password, days=90, now=until)) for _ in range(runs)]
+    trend = [timed(lambda: history.read_trends(url, password=password, days=90, now=until)) for _run in range(runs)]
     check = history.read_trends(url, password=password, days=90, now=until)["trends"]
     assert len(check["vms"]) == VMS and check["vms"][0]["audits"] == DAYS, "the trend did not cover the stored audits"
     reports = [audit_report(DAYS + run) for run in range(2 * runs)]

@@ -73,7 +73,7 @@ def test_new_store_gets_the_schema_in_wal_mode(tmp_path):
         assert store.schema_version() == SCHEMA_VERSION
         assert store.connection.journal_mode == "wal"
     with sqlite3.connect(path) as conn:
-        assert [row[0] for row in conn.execute("SELECT version FROM history_schema ORDER BY version")] == [version for version, _ in MIGRATIONS]
+        assert [row[0] for row in conn.execute("SELECT version FROM history_schema ORDER BY version")] == [migration[0] for migration in MIGRATIONS]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
