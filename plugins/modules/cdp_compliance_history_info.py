@@ -29,8 +29,8 @@ options:
     description:
       - The history store. A file path or C(sqlite:///absolute/path) for an SQLite file, or a C(postgresql://user@host:port/database) URL
         (needs the Python library psycopg 3).
-      - A PostgreSQL password is best left out of the URL; it is then taken from O(history_password), or from libpq's
-        C(PGPASSWORD) or C(PGPASSFILE) environment variables, as an AWX credential injects them.
+      - The URL must not hold a password (Ansible would log it with the option); the password is taken from O(history_password),
+        or from libpq's C(PGPASSWORD) or C(PGPASSFILE) environment variables, as an AWX credential injects them.
     type: str
     required: true
   history_password:
@@ -123,7 +123,12 @@ audits:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import EmError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import DEFAULT_DAYS, read_trends, url_password
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import (
+    DEFAULT_DAYS,
+    check_history_options,
+    hide_url_password,
+    read_trends,
+)
 
 ARGUMENT_SPEC = {
     "history": {"type": "str", "required": True},
@@ -139,6 +144,7 @@ ARGUMENT_SPEC = {
 
 def run(module):
     params = module.params
+    check_history_options(params)
     return dict(changed=False, **read_trends(params["history"], password=params["history_password"], days=params["days"], now=params["now"],
                                              scope=params["scope_key"], em_hosts=params["em_hosts"], vms=params["vms"],
                                              policies=params["policies"]))
@@ -146,10 +152,8 @@ def run(module):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    # A password written into the URL is a secret too.
-    secret = url_password(module.params["history"] or "")
-    if secret:
-        module.no_log_values.add(secret)
+    # Refused below, but the invocation echoed in the result must not show it either.
+    hide_url_password(module)
     try:
         result = run(module)
     except EmError as exc:

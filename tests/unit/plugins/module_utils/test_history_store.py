@@ -16,7 +16,13 @@ import pytest
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import history_backends, history_store
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import HistoryStoreError, mask_url, record_audit
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import (
+    HistoryStoreError,
+    check_history_options,
+    mask_url,
+    record_audit,
+    record_in_history,
+)
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history_store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -262,3 +268,30 @@ def test_concurrent_writers_all_land(tmp_path):
     assert count(path, "SELECT COUNT(*) FROM results") == expected * 500
     assert count(path, "SELECT COUNT(*) FROM targets") == 500
     assert count(path, "SELECT COUNT(*) FROM history_schema") == len(MIGRATIONS)
+
+
+def test_module_options_are_checked_before_the_audit():
+    assert check_history_options({}) is None and check_history_options({"history": None}) is None
+    assert check_history_options({"history": "/var/lib/cdp/h.db", "history_trend_days": 0}, days_option="history_trend_days") == "/var/lib/cdp/h.db"
+    for params, option, words in (
+            ({"history": "ftp://h/x"}, "history", "unsupported scheme"),
+            ({"history": "postgresql://u:Pw0rd@db/cdp"}, "history", "postgresql://u:********@db/cdp carries a password"),
+            ({"history": "postgresql://u@db/cdp?password=Pw0rd"}, "history", "carries a password"),
+            ({"history": "h.db", "history_trend_days": -1}, "history_trend_days", "not a number of days")):
+        with pytest.raises(InvalidInputError) as info:
+            check_history_options(params, days_option="history_trend_days")
+        assert info.value.option == option and words in info.value.message and "Pw0rd" not in info.value.message
+
+
+def test_record_in_history_adds_drift_and_keeps_the_audit_on_failure(tmp_path):
+    result = {"report": two_vm_report(), "truncated": False, "pages": 3}
+    assert record_in_history({"history": None}, result, ["https://em.example.com:9398"]) is result
+    recorded = record_in_history({"history": str(tmp_path / "h.db"), "history_trend_days": 90}, result, ["https://em.example.com:9398"])
+    assert recorded["drift_counts"] == {"new": 0, "resolved": 0, "persisting": 0, "appeared": 0, "disappeared": 0}
+    assert recorded["report"]["history"]["evidence_sha256"] == evidence_sha256(result["report"]) and recorded["pages"] == 3
+    assert "drift" not in result["report"]  # the caller's report is not changed in place
+    with pytest.raises(HistoryStoreError) as info:
+        record_in_history({"history": str(tmp_path / "gone" / "h.db")}, result, ["https://em.example.com:9398"])
+    failed = info.value.to_result()
+    assert failed["msg"].startswith("History store %s: " % (tmp_path / "gone" / "h.db")) and failed["report"] == result["report"]
+    assert failed["pages"] == 3

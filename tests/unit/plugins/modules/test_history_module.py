@@ -37,9 +37,15 @@ def test_bad_days_names_the_option(tmp_path, capsys):
     assert code == 1 and result["option"] == "days"
 
 
-def test_password_in_the_url_is_never_printed(capsys):
-    # Nothing listens on port 1: the connection fails, and neither the message nor anything else shows the password.
-    code, result = run_main(cdp_compliance_history_info, {"history": "postgresql://auditor:Sup3rS3cret@127.0.0.1:1/cdp",
-                                                          "history_password": "0therS3cret"}, capsys)
-    assert code == 1 and "postgresql://auditor:********@127.0.0.1:1/cdp" in result["msg"]
-    assert "Sup3rS3cret" not in str(result) and "0therS3cret" not in str(result)
+def test_password_in_the_url_is_refused_before_anything(capsys):
+    code, result = run_main(cdp_compliance_history_info, {"history": "postgresql://auditor:Sup3rS3cret@127.0.0.1:1/cdp"}, capsys)
+    assert code == 1 and result["option"] == "history" and "postgresql://auditor:********@127.0.0.1:1/cdp carries a password" in result["msg"]
+    assert "Sup3rS3cret" not in str(result)
+
+
+def test_password_option_is_never_printed(capsys):
+    # Nothing listens on port 1: the connection fails, and nothing in the result shows the password.
+    code, result = run_main(cdp_compliance_history_info, {"history": "postgresql://auditor@127.0.0.1:1/cdp", "history_password": "0therS3cret"},
+                            capsys)
+    assert code == 1 and result["msg"].startswith("History store postgresql://auditor@127.0.0.1:1/cdp: ")
+    assert "0therS3cret" not in str(result)
