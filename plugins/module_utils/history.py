@@ -17,8 +17,8 @@ from .history_drift import audit_scope, drift, drift_counts
 from .history_store import SCHEMA_VERSION, HistoryStore, scope_key
 from .history_trends import DEFAULT_DAYS, load_trends, public_audit
 
-__all__ = ["DEFAULT_DAYS", "HISTORY_ARGUMENT_SPEC", "HistoryStoreError", "audit_scope", "check_history_options", "drift_counts", "hide_url_password", "mask_url",
-           "read_trends", "record_audit", "record_in_history"]
+__all__ = ["DEFAULT_DAYS", "HISTORY_ARGUMENT_SPEC", "HistoryStoreError", "audit_scope", "check_history_options", "drift_counts",
+           "hide_url_password", "mask_url", "read_trends", "record_audit", "record_in_history"]
 
 # The options with which an audit module records its report (cdp_compliance_info).
 HISTORY_ARGUMENT_SPEC = {
