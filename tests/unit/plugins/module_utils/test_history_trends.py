@@ -107,3 +107,16 @@ def test_bad_trend_input_names_the_option(tmp_path, days, now, option):
     with pytest.raises(InvalidInputError) as info:
         read_trends(str(tmp_path / "h.db"), days=days, now=now)
     assert info.value.option == option
+
+
+def test_time_between_audits_is_not_audited(tmp_path):
+    path = str(tmp_path / "h.db")
+    scope = audit_scope([EM], {})
+    record_audit(path, report(day(0), {"vm-a": []}), scope, trend_days=0)
+    record_audit(path, report(day(5), {"vm-a": [finding("coverage", "gap")]}, window_hours=48), scope, trend_days=0)
+    record_audit(path, report(day(6), {"vm-a": []}, window_hours=36), scope, trend_days=0)
+    trend = by_name(read_trends(path, days=30, now=day(6))["trends"])["vm-a"]
+    # Windows: day -1..0, day 3..5 and day 4.5..6; days 0 to 3 were never audited. Day 4.5..5 belongs to the day-6 audit.
+    assert trend["audited_seconds"] == (1 + 2 + 1.5) * DAY - 0.5 * DAY
+    assert trend["compliant_seconds"] == 1 * DAY + 1.5 * DAY
+    assert trend["longest_non_compliant_streak"] == {"audits": 1, "seconds": DAY, "start": day(5), "end": day(6), "ongoing": False}
