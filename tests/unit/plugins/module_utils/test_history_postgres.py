@@ -24,8 +24,9 @@ DATABASES = itertools.count()
 
 @pytest.fixture(scope="module")
 def server():
-    if not history_backends.HAS_PSYCOPG:
-        pytest.skip("psycopg 3 is not installed (pip install 'psycopg[binary]'): %s" % history_backends.PSYCOPG_IMPORT_ERROR)
+    psycopg, import_error = history_backends.load_psycopg()
+    if psycopg is None:
+        pytest.skip("psycopg 3 is not installed (pip install 'psycopg[binary]'): %s" % import_error)
     try:
         running = PostgresServer.start()
     except PostgresUnavailable as exc:

@@ -295,3 +295,12 @@ def test_record_in_history_adds_drift_and_keeps_the_audit_on_failure(tmp_path):
     failed = info.value.to_result()
     assert failed["msg"].startswith("History store %s: " % (tmp_path / "gone" / "h.db")) and failed["report"] == result["report"]
     assert failed["pages"] == 3
+
+
+def test_missing_psycopg_is_named(monkeypatch):
+    monkeypatch.setattr(history_backends, "load_psycopg", lambda: (None, ImportError("No module named 'psycopg'")))
+    with pytest.raises(HistoryStoreError) as info:
+        HistoryStore("postgresql://auditor@db.example.com/cdp").open()
+    assert info.value.message.startswith("History store postgresql://auditor@db.example.com/cdp: a postgresql:// store needs the Python "
+                                         "library psycopg (version 3)")
+    assert "pip install 'psycopg[binary]'" in info.value.message
