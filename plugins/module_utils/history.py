@@ -17,15 +17,8 @@ from .history_drift import audit_scope, drift, drift_counts
 from .history_store import SCHEMA_VERSION, HistoryStore, scope_key
 from .history_trends import DEFAULT_DAYS, load_trends, public_audit
 
-__all__ = ["DEFAULT_DAYS", "HISTORY_ARGUMENT_SPEC", "HistoryStoreError", "audit_scope", "check_history_options", "drift_counts",
-           "hide_url_password", "mask_url", "read_trends", "record_audit", "record_in_history"]
-
-# The options with which an audit module records its report (cdp_compliance_info).
-HISTORY_ARGUMENT_SPEC = {
-    "history": {"type": "str"},
-    "history_password": {"type": "str", "no_log": True},
-    "history_trend_days": {"type": "int", "default": DEFAULT_DAYS},
-}
+__all__ = ["DEFAULT_DAYS", "HistoryStoreError", "audit_scope", "check_history_options", "drift_counts", "hide_url_password", "mask_url",
+           "read_trends", "record_audit", "record_in_history"]
 
 
 def check_history_options(params, option="history", days_option=None):
@@ -56,7 +49,7 @@ def hide_url_password(module, option="history"):
 
 
 def record_in_history(params, result, em_hosts):
-    """Record ``result['report']`` when ``params['history']`` is set (HISTORY_ARGUMENT_SPEC); returns the result with the
+    """Record ``result['report']`` when ``params['history']`` is set (options group "history"); returns the result with the
     report's drift, trends and history added and ``drift_counts`` beside it.
 
     A store failure raises HistoryStoreError that carries the result's keys too (the report first), so a failed task

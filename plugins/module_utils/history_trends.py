@@ -16,9 +16,10 @@ import fnmatch
 
 from .errors import InvalidInputError
 from .history_store import STATUS_CODES
+from .options import DEFAULT_TREND_DAYS
 from .timeutil import format_utc, parse_time, utcnow
 
-DEFAULT_DAYS = 90
+DEFAULT_DAYS = DEFAULT_TREND_DAYS
 # Status codes as HistoryStore.results_of returns them: indexes in STATUS_CODES.
 COMPLIANT, NON_COMPLIANT = STATUS_CODES.index("compliant"), STATUS_CODES.index("non_compliant")
 

@@ -26,6 +26,7 @@ DEFAULT_WORKERS = 4
 DEFAULT_API_VERSION = "latest"
 MAX_WORKERS = 16
 DEFAULT_PAGE_SIZE = 1000
+DEFAULT_TREND_DAYS = 90
 INI_SECTION = "veeam_enterprise_manager"
 
 
@@ -120,6 +121,12 @@ SHARED_SPECS = {
         "expected_vms": {"type": "list", "elements": "str"},
         "waivers": {"type": "list", "elements": "dict"},
         "include_policies": {"type": "bool", "default": True},
+    },
+    # The audit history store (module_utils/history*.py): the audit module records into it, cdp_compliance_history_info reads it.
+    "history": {
+        "history": {"type": "str"},
+        "history_password": {"type": "str", "no_log": True},
+        "history_trend_days": {"type": "int", "default": DEFAULT_TREND_DAYS},
     },
 }
 

@@ -129,17 +129,17 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history i
     hide_url_password,
     read_trends,
 )
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
 
-ARGUMENT_SPEC = {
-    "history": {"type": "str", "required": True},
-    "history_password": {"type": "str", "no_log": True},
+ARGUMENT_SPEC = dict(get_spec("history.history", "history.history_password"), **{
     "days": {"type": "int", "default": DEFAULT_DAYS},
     "now": {"type": "str", "default": "now"},
     "scope_key": {"type": "str", "no_log": False},  # a hash, not a secret
     "em_hosts": {"type": "list", "elements": "str"},
     "vms": {"type": "list", "elements": "str"},
     "policies": {"type": "list", "elements": "str"},
-}
+})
+ARGUMENT_SPEC["history"]["required"] = True
 
 
 def run(module):

@@ -13,7 +13,9 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 
+from ansible_collections.veeam.enterprise_manager.plugins.doc_fragments import history as history_fragment
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import history_backends, history_store
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import (
@@ -23,6 +25,7 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history i
     record_audit,
     record_in_history,
 )
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import SHARED_SPECS
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history_store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -304,3 +307,12 @@ def test_missing_psycopg_is_named(monkeypatch):
     assert info.value.message.startswith("History store postgresql://auditor@db.example.com/cdp: a postgresql:// store needs the Python "
                                          "library psycopg (version 3)")
     assert "pip install 'psycopg[binary]'" in info.value.message
+
+
+def test_history_fragment_equals_the_options_group():
+    documented = yaml.safe_load(history_fragment.ModuleDocFragment.DOCUMENTATION)["options"]
+    table = SHARED_SPECS["history"]
+    assert list(documented) == list(table)
+    for name, entry in table.items():
+        assert (documented[name]["type"], documented[name].get("default")) == (entry["type"], entry.get("default")), name
+    assert table["history_password"]["no_log"] is True

@@ -10,9 +10,7 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history i
 from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_compliance_history_info, cdp_compliance_info
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import FIXED_NOW
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.history_reports import SCOPE, day, finding, report
-from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.test_modules import clean_environment, connection_args, run_main
-
-__all__ = ["clean_environment"]  # an autouse fixture: no VEEAM_EM_* variable of the machine reaches the modules
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.harness import connection_args, run_main
 
 
 def test_trends_and_audits_as_facts(tmp_path, capsys):
