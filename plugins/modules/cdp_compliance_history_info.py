@@ -132,6 +132,7 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history i
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
 
 ARGUMENT_SPEC = dict(get_spec("history.history", "history.history_password"), **{
+    "history": dict(get_spec("history.history")["history"], required=True),
     "days": {"type": "int", "default": DEFAULT_DAYS},
     "now": {"type": "str", "default": "now"},
     "scope_key": {"type": "str", "no_log": False},  # a hash, not a secret
@@ -139,7 +140,6 @@ ARGUMENT_SPEC = dict(get_spec("history.history", "history.history_password"), **
     "vms": {"type": "list", "elements": "str"},
     "policies": {"type": "list", "elements": "str"},
 })
-ARGUMENT_SPEC["history"]["required"] = True
 
 
 def run(module):
