@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 SUPERUSER = "history_test"
 
@@ -129,8 +130,14 @@ class PostgresServer:
 
     def stop(self):
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-            self._pg_ctl("stop", "-m", "immediate", "-w")
-        shutil.rmtree(self.base, ignore_errors=True)
+            self._pg_ctl("stop", "-m", "fast", "-w")
+        # The postmaster removes its socket and lock files just after its pid file, which pg_ctl waits for: retry briefly.
+        for _attempt in range(50):
+            shutil.rmtree(self.base, ignore_errors=True)
+            if not os.path.exists(self.base):
+                return
+            time.sleep(0.1)
+        raise PostgresUnavailable("could not remove %s after stopping the server" % self.base)
 
 
 def _has_c_utf8():
