@@ -22,7 +22,9 @@ from ansible_collections.veeam.enterprise_manager.tests.utils.postgres_server im
 DATABASES = itertools.count()
 
 
-@pytest.fixture(scope="module")
+# One server per test: ansible-test runs each test in a forked process, which would start a module-scoped server
+# anew and never stop it.
+@pytest.fixture
 def server():
     psycopg, import_error = history_backends.load_psycopg()
     if psycopg is None:
@@ -88,11 +90,13 @@ def test_no_password_at_all_fails_clearly(database, monkeypatch, tmp_path):
     assert "PGPASSWORD" in info.value.message
 
 
-def test_unreachable_server_names_the_store(server):
+def test_unreachable_server_names_the_store():
+    if history_backends.load_psycopg()[0] is None:
+        pytest.skip("psycopg 3 is not installed (pip install 'psycopg[binary]')")
     closed = "postgresql://history_test@127.0.0.1:1/postgres"
     with pytest.raises(HistoryStoreError) as info:
-        record_audit(closed, report(day(0), {"db-01": []}), SCOPE, password=server.password)
-    assert info.value.message.startswith("History store %s: connecting failed" % closed) and server.password not in info.value.message
+        record_audit(closed, report(day(0), {"db-01": []}), SCOPE, password="Unr3achable")
+    assert info.value.message.startswith("History store %s: connecting failed" % closed) and "Unr3achable" not in info.value.message
 
 
 def test_schema_1_database_is_migrated(database):
