@@ -119,7 +119,8 @@ class PostgresServer:
         if self.owner:
             os.chown(password_file, *self.owner)
         self._command(os.path.join(self.bin_dir, "initdb"), "-D", self.data, "-U", SUPERUSER, "--pwfile", password_file,
-                      "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8" if _has_c_utf8() else "--locale=C")
+                      "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8",
+                      "--locale=C.UTF-8" if _has_c_utf8() else "--locale=C")
         os.unlink(password_file)
 
     def _pg_ctl(self, *args):
