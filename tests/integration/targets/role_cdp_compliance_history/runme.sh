@@ -21,6 +21,10 @@ ANSIBLE_SHOW_CUSTOM_STATS=true ANSIBLE_STDOUT_CALLBACK=ansible.builtin.default a
 cat "$work/history.log"
 # Drift recomputed from the two JSON files, their hashes against the store, set_stats' drift counts (for AWX notifications).
 "$python" check_history.py "$work/history.db" "$work/first/audit.json" "$work/second/audit.json" "$work/history.log"
+# The human formats show them too.
+grep -q "Changes since the previous audit" "$work/second/audit.html"
+grep -q "Changes since the previous audit" "$work/second/audit.md"
+grep -q "chart-trend" "$work/second/audit.html"
 
 # A store in a directory that does not exist: the run fails naming the store, after writing the report files.
 set +e
