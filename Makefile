@@ -39,6 +39,8 @@ SANITY_DEBIAN_PACKAGES := shellcheck:shellcheck
 INTEGRATION_DEBIAN_PACKAGES := chromium:chromium
 # Java 17: ansible-rulebook's rule engine (Drools) runs in it (make eda-test).
 EDA_DEBIAN_PACKAGES := openjdk-17-jre-headless
+# postgresql: the history store's unit tests start a throw-away PostgreSQL server (tests/utils/postgres_server.py).
+UNITS_DEBIAN_PACKAGES := postgresql
 
 DEMO_PLAYBOOK ?= tests/demo/demo.yml
 INTEGRATION_CONFIG := tests/integration/integration_config.yml
@@ -59,8 +61,8 @@ matrix_build = $(BUILD_ROOT)/matrix-$(1)/ansible_collections/veeam/enterprise_ma
 # `make test` skips the matrix entry of the ansible-core in .venv: sanity and units already ran on it.
 DEV_ANSIBLE_CORE := $(shell sed -n 's/^ansible-core==\([0-9.]*\).*/\1/p' requirements-dev.txt)
 
-.PHONY: help venv sanity-system-deps integration-system-deps eda-system-deps build-tree get-pip-standin no-sanity-ignores \
-	sanity units integration lint ecosystem awx-test eda-test docs test test-matrix demo bench clean sim sim-test
+.PHONY: help venv sanity-system-deps units-system-deps integration-system-deps eda-system-deps build-tree get-pip-standin \
+	no-sanity-ignores sanity units integration lint ecosystem awx-test eda-test docs test test-matrix demo bench clean sim sim-test
 
 help:
 	@echo "make venv         create .venv with the pinned tools (fast when up to date)"
@@ -95,6 +97,9 @@ $(VENV_STAMP): $(VENV_INPUTS)
 sanity-system-deps:
 	@tests/utils/ensure_debian_packages.sh $(SANITY_DEBIAN_PACKAGES)
 
+units-system-deps:
+	@tests/utils/ensure_debian_packages.sh $(UNITS_DEBIAN_PACKAGES)
+
 integration-system-deps:
 	@tests/utils/ensure_debian_packages.sh $(INTEGRATION_DEBIAN_PACKAGES)
 
@@ -119,7 +124,7 @@ no-sanity-ignores:
 sanity: no-sanity-ignores sanity-system-deps get-pip-standin build-tree
 	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_OPTIONS)
 
-units: get-pip-standin build-tree
+units: units-system-deps get-pip-standin build-tree
 	cd "$(COLLECTION_BUILD)" && $(ANSIBLE_TEST) units $(ANSIBLE_TEST_OPTIONS) --venv --requirements
 
 integration: integration-system-deps get-pip-standin build-tree
@@ -193,7 +198,7 @@ matrix-sanity-%: $(MATRIX_VENVS)/%/.installed-stamp no-sanity-ignores sanity-sys
 	cd "$(call matrix_build,$*)" && env PATH="$(MATRIX_VENVS)/$*/bin:$$PATH" \
 		"$(MATRIX_VENVS)/$*/bin/ansible-test" sanity $(ANSIBLE_TEST_OPTIONS)
 
-matrix-units-%: $(MATRIX_VENVS)/%/.installed-stamp
+matrix-units-%: $(MATRIX_VENVS)/%/.installed-stamp units-system-deps
 	@"$(PYTHON)" tests/utils/sync_build_tree.py "$(CURDIR)" "$(call matrix_build,$*)"
 	@echo "== ansible-core $*: units"
 	cd "$(call matrix_build,$*)" && env PATH="$(MATRIX_VENVS)/$*/bin:$$PATH" \

@@ -26,6 +26,7 @@ DEFAULT_WORKERS = 4
 DEFAULT_API_VERSION = "latest"
 MAX_WORKERS = 16
 DEFAULT_PAGE_SIZE = 1000
+DEFAULT_TREND_DAYS = 90
 INI_SECTION = "veeam_enterprise_manager"
 
 
@@ -126,6 +127,12 @@ SHARED_SPECS = {
         "title": {"type": "str"},
         "period": {"type": "str"},
         "awx_job": {"type": "dict"},
+    },
+    # The audit history store (module_utils/history*.py): the audit module records into it, cdp_compliance_history_info reads it.
+    "history": {
+        "history": {"type": "str"},
+        "history_password": {"type": "str", "no_log": True},
+        "history_trend_days": {"type": "int", "default": DEFAULT_TREND_DAYS},
     },
 }
 

@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - veeam.enterprise_manager.connection
   - veeam.enterprise_manager.query.PAGING
+  - veeam.enterprise_manager.history
   - veeam.enterprise_manager.attributes
   - veeam.enterprise_manager.attributes.info_module
 options:
@@ -91,9 +92,11 @@ options:
 seealso:
   - module: veeam.enterprise_manager.cdp_compliance_report
   - module: veeam.enterprise_manager.cdp_replica_task_session_info
+  - module: veeam.enterprise_manager.cdp_compliance_history_info
 requirements:
   - requests
   - defusedxml
+  - psycopg 3 (only for a postgresql:// O(history) store)
 """
 
 EXAMPLES = r"""
@@ -113,6 +116,16 @@ EXAMPLES = r"""
 - name: Show the verdict
   ansible.builtin.debug:
     msg: "{{ audit.report.verdict }}: {{ audit.report.counts }}"
+
+- name: Audit, record the audit in the history store and compare it with the previous one
+  veeam.enterprise_manager.cdp_compliance_info:
+    expected_vms: ["db-*"]
+    history: /var/lib/cdp-audit/history.db
+  register: audit
+
+- name: What changed since the previous audit
+  ansible.builtin.debug:
+    msg: "{{ audit.drift_counts.new }} new findings, {{ audit.drift_counts.resolved }} resolved: {{ audit.report.drift.new }}"
 """
 
 RETURN = r"""
@@ -124,8 +137,16 @@ report:
     - 'Provenance in C(evidence): C(api_version) (the version the session runs: the requested one, or for C(latest) the newest
       EM lists at C(GET /api/)), C(api_version_requested), C(api_versions_supported), C(em_version) and C(em_build) (null: EM
       does not report them in its documented API), C(controller) (host name), C(awx_job), C(title), C(period).'
+    - With O(history), also C(drift) (new, resolved and persisting findings, VMs and policies that appeared or disappeared since the
+      previous audit of the same scope), C(trends) (per VM and policy over O(history_trend_days)) and C(history)
+      (C({store, schema_version, audit_id, scope_key, evidence_sha256})).
   returned: success
   type: dict
+drift_counts:
+  description: With O(history), the number of entries in each list of the report's C(drift).
+  returned: when O(history) is set
+  type: dict
+  sample: {new: 3, resolved: 1, persisting: 12, appeared: 0, disappeared: 0}
 truncated:
   description: True when O(max_records) stopped reading task sessions (the report is then incomplete).
   returned: success
@@ -148,22 +169,25 @@ window:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import prepare_audit, run_audit
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import check_history_options, hide_url_password, record_in_history
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.provenance import audit_labels, em_provenance
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute
 
 ARGUMENT_SPEC = get_spec("connection", "audit", "cdp_filters.vm_display_name", "cdp_filters.backup_server_name", "query.filter", "paging",
-                         "provenance")
+                         "provenance", "history")
 
 
 def run(module, client):
+    hide_url_password(module)
+    check_history_options(module.params, days_option="history_trend_days")
     plan = prepare_audit(module.params)
     labels = audit_labels(module.params)
     result = run_audit(client, plan)
     result["report"]["evidence"].update(em_provenance(client, client.api_version), **labels)
     if result["truncated"]:
         module.warn("Stopped at max_records=%d task sessions: the report is incomplete." % plan.max_records)
-    return dict(changed=False, **result)
+    return record_in_history(module.params, dict(changed=False, **result), [client.base_url])
 
 
 def main():

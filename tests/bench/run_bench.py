@@ -310,6 +310,14 @@ class Bench:
                 "audit_1m_controller_peak_rss_mb": bl.median([_controller_peak(run) for run in runs]),
                 "audit_1m_sessions": self.facts["audit_sessions"], "audit_1m_runs": len(runs), "audit_1m_driver": runs[-1]["driver"]}
 
+    def history(self):
+        """The audit history store (tests/bench/bench_history.py), in a child process so its data leaves with it."""
+        completed = subprocess.run([sys.executable, os.path.join(bl.BENCH_DIR, "bench_history.py"), "--runs", str(self.options.runs),
+                                    "--collections", bl.BUILD_COLLECTIONS], check=True, stdout=subprocess.PIPE, text=True)
+        figures = json.loads(completed.stdout.strip().splitlines()[-1])
+        self.raw["history"] = figures
+        return figures
+
     def stage_profile(self):
         import profile_paths  # pylint: disable=import-outside-toplevel
         stages = profile_paths.stage_profile(self.sim, tuple(self.facts["window_100k"]), 100000, bl.RESULTS_DIR)
@@ -373,7 +381,7 @@ def main(argv=None):
         with bl.Simulator(os.path.join(scratch, "simulator"), SIM_ARGS) as sim:
             bench = Bench(sim, facts, options, scratch)
             bl.log("simulator up at %s (pid %s)" % (sim.url, sim.pid))
-            steps = [bench.warm_up, bench.simulator_check, bench.fetch_100k, bench.compare_10k, bench.latency, bench.engine_100k]
+            steps = [bench.warm_up, bench.simulator_check, bench.fetch_100k, bench.compare_10k, bench.latency, bench.engine_100k, bench.history]
             if not options.skip_profile:
                 steps.append(bench.stage_profile)
             if not options.skip_audit:

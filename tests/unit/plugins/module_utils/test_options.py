@@ -115,13 +115,14 @@ def test_awx_credential_type_injects_the_table():
 
 
 def test_action_group_lists_every_module():
-    """Every module that talks to EM is in the group; cdp_compliance_report, which only writes files, is not."""
+    """Every module that talks to EM is in the group; cdp_compliance_report (writes files) and cdp_compliance_history_info
+    (reads the history store) are not."""
     with open(os.path.join(ROOT, "meta", "runtime.yml"), encoding="utf-8") as handle:
         runtime = yaml.safe_load(handle)
     modules = {os.path.splitext(os.path.basename(path))[0] for path in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))}
     modules.discard("__init__")
-    assert "cdp_compliance_report" in modules
-    talks_to_em = modules - {"cdp_compliance_report"}
+    assert {"cdp_compliance_report", "cdp_compliance_history_info"} <= modules
+    talks_to_em = modules - {"cdp_compliance_report", "cdp_compliance_history_info"}
     assert talks_to_em
     assert set(runtime["action_groups"]["enterprise_manager"]) == talks_to_em
 
