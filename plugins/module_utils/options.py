@@ -26,6 +26,9 @@ DEFAULT_WORKERS = 4
 DEFAULT_API_VERSION = "latest"
 MAX_WORKERS = 16
 DEFAULT_PAGE_SIZE = 1000
+# A whole query (every page, every pass) ends within this many seconds; docs/reliability.md says why 30 minutes.
+DEFAULT_QUERY_TIMEOUT = 1800
+MAX_QUERY_TIMEOUT = 86400
 INI_SECTION = "veeam_enterprise_manager"
 
 
@@ -57,6 +60,7 @@ CONNECTION_OPTIONS = {
     "api_version": _connection_option("str", DEFAULT_API_VERSION),
     "retries": _connection_option("int", DEFAULT_RETRIES),
     "workers": _connection_option("int", DEFAULT_WORKERS),
+    "query_timeout": _connection_option("int", DEFAULT_QUERY_TIMEOUT),
 }
 for _name, _option in CONNECTION_OPTIONS.items():
     _option.update(env=env_name(_name), var=var_name(_name))
@@ -149,6 +153,7 @@ class ConnectionConfig:
     api_version: str = DEFAULT_API_VERSION
     retries: int = DEFAULT_RETRIES
     workers: int = DEFAULT_WORKERS
+    query_timeout: int = DEFAULT_QUERY_TIMEOUT
 
     @classmethod
     def from_options(cls, options, require_credentials=True):
@@ -159,7 +164,8 @@ class ConnectionConfig:
         if not config.session_id and require_credentials and not (config.username and config.password):
             raise InvalidInputError("username" if not config.username else "password", "needed to log on to EM.",
                                     "Set username and password (VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD), or pass session_id from the session module.")
-        for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS)):
+        for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS),
+                                ("query_timeout", 1, MAX_QUERY_TIMEOUT)):
             setattr(config, name, _whole_number(name, getattr(config, name), low, high))
         if not str(config.api_version).strip():
             raise InvalidInputError("api_version", "must not be empty.", "Use latest, or a version such as v1_7.")
