@@ -124,6 +124,7 @@ SHARED_SPECS = {
         "expected_vms": {"type": "list", "elements": "str"},
         "waivers": {"type": "list", "elements": "dict"},
         "include_policies": {"type": "bool", "default": True},
+        "policy_data": {"type": "str", "default": "optional", "choices": ["optional", "required"]},
     },
 }
 
