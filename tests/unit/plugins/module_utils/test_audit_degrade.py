@@ -12,11 +12,12 @@ import pytest
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import policy_data_text, prepare_audit, run_audit
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import combine_reports, is_unreachable_entry, unreachable_entry
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import ApiError
 from ansible_collections.veeam.enterprise_manager.plugins.modules import cdp_compliance_info
 from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim.render import error_body
 from ansible_collections.veeam.enterprise_manager.tests.simulator.emsim.server import Response
-from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.harness import connection_args, run_main
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.modules.harness import FakeModule, connection_args, parse, run_main
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.test_audit import audit_params, run
 
 ACCESS_DENIED = "Access denied. The user has no permission to read CDP policies."
@@ -96,9 +97,32 @@ def test_policy_data_text():
 
 def test_module_warns_and_returns_the_report(em_sim, capsys):
     refuse(em_sim, "CdpPolicy")
-    code, result = run_main(cdp_compliance_info, dict(connection_args(em_sim), now="2025-06-20T12:00:00Z", retries=0), capsys)
-    assert code == 0 and result["report"]["evidence"]["policy_data"]["error"]["status"] == 403
-    assert "Policy data unavailable (403 %s)" % ACCESS_DENIED in str(result.get("warnings"))
+    module = FakeModule(parse(cdp_compliance_info.ARGUMENT_SPEC, dict(connection_args(em_sim), now="2025-06-20T12:00:00Z")))
+    with EmClient(em_sim.config(), warn=module.warn, backoff_base=0) as client:
+        result = cdp_compliance_info.run(module, client)
+    assert result["report"]["evidence"]["policy_data"]["error"]["status"] == 403
+    assert any("Policy data unavailable (403 %s)" % ACCESS_DENIED in warning for warning in module.warnings)
     code, result = run_main(cdp_compliance_info, dict(connection_args(em_sim), now="2025-06-20T12:00:00Z", retries=0,
                                                        policy_data="required"), capsys)
     assert code == 1 and result["status"] == 403 and ACCESS_DENIED in result["msg"]
+
+
+# -- an EM that answered with an error is not "unreachable" -----------------------------------------
+
+
+def test_an_em_that_answered_is_an_error_entry_not_unreachable():
+    answered = unreachable_entry("https://em1:9398", "HTTP 403: Access denied.", http_status=403)
+    silent = unreachable_entry("https://em2:9398", "connection refused")
+    assert answered["status"] == "error" and answered["http_status"] == 403 and silent["status"] == "unreachable"
+    assert is_unreachable_entry(answered) and is_unreachable_entry({"em_host": "em3", "status": "error", "error": "x"})
+    # A failed module result carries EM's HTTP status as status (errors.ApiError.to_result).
+    failed_module = {"failed": True, "msg": "GET /api/query answered HTTP 500: Deadlock victim", "status": 500}
+    combined = combine_reports([answered, silent, failed_module, {"failed": True, "msg": "timed out"}])
+    assert [(em["status"], em.get("http_status")) for em in combined["ems"]] == [
+        ("error", 403), ("unreachable", None), ("error", 500), ("unreachable", None)]
+    assert combined["summary"]["ems_unreachable"] == 2 and combined["summary"]["ems_error"] == 2
+    assert combined["data"]["issues"][:2] == ["error:https://em1:9398", "unreachable:https://em2:9398"]
+    assert combined["verdict"] == "incomplete"
+    messages = [item["message"] for item in combined["findings"]]
+    assert "EM https://em1:9398 answered with an error: HTTP 403: Access denied." in messages
+    assert "EM https://em2:9398 was unreachable: connection refused" in messages
