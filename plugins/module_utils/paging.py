@@ -134,13 +134,18 @@ def record_identity(raw):
 
 
 def local_order(items, field, descending):
-    """Items sorted on the controller by a raw field (for a one-page answer fetched in another order)."""
+    """Items of a newest-first page sorted on the controller by a raw field, as EM sorts: a stable sort over creation
+    order, empty values first when ascending (as SQL Server orders NULLs)."""
     def key(item):
         value = key_lookup(item, field)
         if field.lower() == "id" and value is None:
             value = record_uid(item)
-        return (value is None, value if isinstance(value, (int, float)) else str(value or ""))
-    return sorted(items, key=key, reverse=descending)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (value is not None, value, "")
+        # EM's database compares text without regard to case (as the simulator does).
+        text = str(value) if value is not None else ""
+        return (value is not None, text.casefold(), text)
+    return sorted(items[::-1], key=key, reverse=descending)
 
 
 class QueryIterator:
