@@ -189,3 +189,21 @@ def test_records_lookup_against_a_replay(em_sim, name, content_type):
                          type="Job" if "job" in name else "CdpReplicaSession", format="references" if "references" in name else "entities")
     assert [record["uid"] for record in records] == [normalise_generic(raw)["uid"] for raw in decode_query_page(body(name), content_type).items]
     assert em_sim.state()["open_sessions"] == 0
+
+
+# -- the simulator answers as the documentation does ---------------------------------------------
+
+
+@pytest.mark.parametrize("query_type, plural, example", [
+    ("CdpReplicaSession", "CdpReplicaSessions", "query_cdpreplicasession_entities.xml"),
+    ("CdpReplicaTaskSession", "CdpReplicaTaskSessions", None),
+])
+def test_simulator_items_have_the_documented_fields(em_sim, query_type, plural, example):
+    documented = seed_as_em_sends_it() if example is None else body(example)
+    expected = {key for raw in decode_query_page(documented, XML, plural).items for key in raw}
+    with client_for(em_sim) as client:
+        response = client.check(client.get("/api/query", "type=%s&format=Entities&pageSize=50&page=1" % query_type, page=1, accept="xml"),
+                                "/api/query", 1)
+    simulated = decode_query_page(response.content, response.headers.get("Content-Type"), plural).items
+    assert simulated and all(set(raw) <= expected | {"EndTimeUTC", "Reason"} for raw in simulated)
+    assert {key for raw in simulated for key in raw} >= expected - {"EndTimeUTC", "Reason"}
