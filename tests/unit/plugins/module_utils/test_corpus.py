@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The conformance corpus (tests/unit/fixtures/corpus/SOURCES.md, issue 16 item 4): every decoder and normaliser against
 Veeam's documented and captured answers, field by field, in XML, JSON and EM 13 camelCase JSON; then the query_info
-module and the records lookup end to end against a replay of each body."""
+module end to end against a replay of each body (the records lookup: tests/unit/plugins/lookup/test_lookup_corpus.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,11 @@ import os
 
 import pytest
 
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import lookup_loader
-from ansible.template import Templar
-
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.decode import decode_document, decode_query_page, error_message
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import IncompleteResultError
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records import normalise_generic, normalise_task_session
 from ansible_collections.veeam.enterprise_manager.plugins.modules import query_info
-from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import FIXTURES, PASSWORD, USER
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.conftest import FIXTURES
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.test_client import client_for
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.test_decode import seed_as_em_sends_it
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.test_paging_bounds import script
@@ -178,17 +174,6 @@ def test_a_replayed_first_page_of_seven_is_never_a_complete_result(em_sim):
         with pytest.raises(IncompleteResultError) as info:
             query_info.run(module, client)
     assert "page 2 held only records of earlier pages" in info.value.message
-
-
-@pytest.mark.parametrize("name, content_type", [("query_job_references_v11.json", JSON), ("query_cdpreplicasession_entities_camel.json", JSON)])
-def test_records_lookup_against_a_replay(em_sim, name, content_type):
-    replay(em_sim, name, content_type)
-    loader = DataLoader()
-    lookup = lookup_loader.get("veeam.enterprise_manager.records", loader=loader, templar=Templar(loader=loader, variables={}))
-    records = lookup.run([], {}, host="127.0.0.1", port=em_sim.port, username=USER, password=PASSWORD, ca_path=em_sim.ca_file,
-                         type="Job" if "job" in name else "CdpReplicaSession", format="references" if "references" in name else "entities")
-    assert [record["uid"] for record in records] == [normalise_generic(raw)["uid"] for raw in decode_query_page(body(name), content_type).items]
-    assert em_sim.state()["open_sessions"] == 0
 
 
 # -- the simulator answers as the documentation does ---------------------------------------------
