@@ -174,9 +174,9 @@ class QueryIterator:
         self._pass_seen = set()
         timeout = getattr(client.config, "query_timeout", None)
         self._deadline = time.monotonic() + timeout if timeout else None
+        # No order asked for: oldest first on the pin field, a deterministic stand-in for EM's undocumented default order.
+        self._sort = {"sort_field": spec.pin_field, "sort_desc": False} if spec.pin_field and spec.sort_field is None else {}
         self._role = self._first_page_role()
-        # Pages after the first keep the first page's order when no order was asked for.
-        self._sort = {"sort_field": spec.pin_field, "sort_desc": True} if self._role == "page1" and spec.pin_field else {}
         self._generator = self._run()
 
     def __iter__(self):
@@ -192,11 +192,12 @@ class QueryIterator:
         """What the first answer (newest first when the type has a pin field) is in the requested order:
         'page1' (its first page), 'tail' (ascending creation time: its last records, reversed) or 'pin' (another order)."""
         spec = self.spec
-        if not spec.pin_field or spec.sort_field is None:
+        if not spec.pin_field:
             return "page1"
-        if spec.sort_field.lower() != spec.pin_field.lower():
+        field = self._sort.get("sort_field", spec.sort_field)
+        if field.lower() != spec.pin_field.lower():
             return "pin"
-        return "page1" if spec.sort_desc else "tail"
+        return "page1" if self._sort.get("sort_desc", spec.sort_desc) else "tail"
 
     def _pinned_filter(self):
         expression = self.spec.filter_expression

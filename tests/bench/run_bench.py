@@ -70,7 +70,7 @@ def data_set_facts():
     times = sorted(record[bl.simdata.T_CREATED] for record in dataset.tasks)
     window_100k = bl.find_exact_window(times, 100000)
     window_10k = bl.find_exact_window(times, 10000)
-    window_1p = bl.find_exact_window(times, 500)
+    window_1p = bl.find_exact_window(times, 100)
     start_us = bl.simdata.parse_iso_us(AUDIT_WINDOW[0])
     end_us = bl.simdata.parse_iso_us(AUDIT_WINDOW[1])
     vms_100k = len({record[bl.simdata.T_VM] for record in dataset.tasks

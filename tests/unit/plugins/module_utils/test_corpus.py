@@ -155,6 +155,9 @@ def test_query_info_module_against_a_replay(em_sim, stem, name, content_type):
     query_type, plural, dummy, expected = QUERY_EXAMPLES[stem]
     replay(em_sim, name, content_type)
     params = dict(connection_args(em_sim), type=query_type, response_format="json" if content_type == JSON else "xml")
+    if query_type == "CdpReplicaSession":
+        # The replay ignores the requested order; the documented answer is newest first, so ask for that.
+        params.update(sort_by="CreationTimeUTC", sort_order="desc")
     module = FakeModule(parse(query_info.ARGUMENT_SPEC, params))
     with client_for(em_sim) as client:
         result = query_info.run(module, client)
