@@ -102,8 +102,8 @@ def test_module_warns_and_returns_the_report(em_sim, capsys):
         result = cdp_compliance_info.run(module, client)
     assert result["report"]["evidence"]["policy_data"]["error"]["status"] == 403
     assert any("Policy data unavailable (403 %s)" % ACCESS_DENIED in warning for warning in module.warnings)
-    code, result = run_main(cdp_compliance_info, dict(connection_args(em_sim), now="2025-06-20T12:00:00Z", retries=0,
-                                                       policy_data="required"), capsys)
+    strict = dict(connection_args(em_sim), now="2025-06-20T12:00:00Z", retries=0, policy_data="required")
+    code, result = run_main(cdp_compliance_info, strict, capsys)
     assert code == 1 and result["status"] == 403 and ACCESS_DENIED in result["msg"]
 
 
