@@ -24,8 +24,10 @@ def test_records_lookup_against_a_replay(em_sim, name, content_type):
     replay(em_sim, name, content_type)
     loader = DataLoader()
     lookup = lookup_loader.get("veeam.enterprise_manager.records", loader=loader, templar=Templar(loader=loader, variables={}))
+    # The replay ignores the requested order; the documented CdpReplicaSession answer is newest first, so ask for that.
+    order = {} if "job" in name else {"sort_by": "CreationTimeUTC", "sort_order": "desc"}
     records = lookup.run([], {}, host="127.0.0.1", port=em_sim.port, username=USER, password=PASSWORD, ca_path=em_sim.ca_file,
-                         type="Job" if "job" in name else "CdpReplicaSession", format="references" if "references" in name else "entities")
+                         type="Job" if "job" in name else "CdpReplicaSession", format="references" if "references" in name else "entities", **order)
     assert [record["uid"] for record in records] == [normalise_generic(raw)["uid"] for raw in decode_query_page(body(name), content_type).items]
     assert em_sim.state()["open_sessions"] == 0
 
