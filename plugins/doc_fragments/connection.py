@@ -83,7 +83,8 @@ options:
   query_timeout:
     description:
       - The longest a whole query may take, in seconds, every page and every repeated pass included; the task then fails
-        and no partial result is returned. From 1 to 86400.
+        and no partial result is returned. It is checked before each page, so a request already under way ends within
+        O(timeout) (per attempt) first. From 1 to 86400.
       - If not set, the value of the E(VEEAM_EM_QUERY_TIMEOUT) environment variable is used.
     type: int
     default: 1800
