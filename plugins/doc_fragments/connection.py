@@ -80,6 +80,14 @@ options:
       - If not set, the value of the E(VEEAM_EM_WORKERS) environment variable is used.
     type: int
     default: 4
+  query_timeout:
+    description:
+      - The longest a whole query may take, in seconds, every page and every repeated pass included; the task then fails
+        and no partial result is returned. It is checked before each page, so a request already under way ends within
+        O(timeout) (per attempt) first. From 1 to 86400.
+      - If not set, the value of the E(VEEAM_EM_QUERY_TIMEOUT) environment variable is used.
+    type: int
+    default: 1800
 """
 
     PLUGINS = r"""
@@ -172,4 +180,12 @@ options:
         key: workers
     vars:
       - name: veeam_em_workers
+  query_timeout:
+    env:
+      - name: VEEAM_EM_QUERY_TIMEOUT
+    ini:
+      - section: veeam_enterprise_manager
+        key: query_timeout
+    vars:
+      - name: veeam_em_query_timeout
 """

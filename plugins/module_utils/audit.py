@@ -12,6 +12,10 @@ The two entry points:
   any request and raises InvalidInputError (ComplianceConfigError for rules/waivers) on bad input.
 - ``run_audit(client, plan) -> dict`` runs the plan with an EmClient and returns
   ``{report, truncated, pages, counts: {policies, policy_sessions, task_sessions}, window: {start, end}}``.
+
+Policies and policy sessions are evidence, not the audit itself: when EM answers their queries with an error
+(or not in time) and policy_data is "optional", the task sessions are still read and judged with the rule
+defaults, and the report says what EM answered (evidence.policy_data, data.issues "policy_data_unavailable").
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Optional
 from .compliance import ComplianceEvaluator
 from .compliance_config import DEFAULT_WINDOW_START, ComplianceConfigError, resolve_window
 from .em_types import CDP_POLICY, CDP_POLICY_SESSION, CDP_TASK_SESSION, query_spec
+from .errors import ApiError, CommunicationError, TLSError
 from .filters import all_of, any_of, comparison, wrap_raw
 from .paging import QueryIterator, QuerySpec
 from .query import paging_limits, text_values
@@ -45,6 +50,7 @@ class AuditPlan:
     now: datetime.datetime
     max_records: Optional[int] = None
     include_policies: bool = True
+    policy_data: str = "optional"
 
     def spec(self, em_type, filter_expression=""):
         """A query of policies or policy sessions, paged and read as the task-session query is."""
@@ -67,7 +73,8 @@ def prepare_audit(params):
                            response_format=params.get("response_format") or "json")
     evaluator = ComplianceEvaluator(rules=params.get("rules"), now=now, window={"start": start, "end": end},
                                     expected_vms=params.get("expected_vms"), waivers=params.get("waivers"))
-    return AuditPlan(evaluator, task_spec, start, end, now, max_records, params.get("include_policies", True))
+    return AuditPlan(evaluator, task_spec, start, end, now, max_records, params.get("include_policies", True),
+                     params.get("policy_data") or "optional")
 
 
 # The engine names the keys of its window dict; the audit's options are window_start and window_end.
@@ -88,12 +95,14 @@ def _window(params):
 def run_audit(client, plan):
     """Run the audit against EM; returns the report plus paging facts (see the module docstring)."""
     counts = {"policies": 0, "policy_sessions": 0, "task_sessions": 0}
-    policy_session_uids = _read_policies(client, plan, counts) if plan.include_policies else set()
+    policy_data = {"available": plan.include_policies, "error": None}
+    policy_session_uids = _policy_evidence(client, plan, policy_data, _read_policies, counts) or set()
     iterator = QueryIterator(client, plan.task_spec)
     referenced, truncated = _read_task_sessions(iterator, plan, counts)
-    if plan.include_policies:
+    if policy_data["available"]:
         # Policy sessions older than the lookback that the window's tasks still point at.
-        _read_policy_sessions_by_uid(client, plan, sorted(uid for uid in referenced - policy_session_uids if uid), counts)
+        missing = sorted(uid for uid in referenced - policy_session_uids if uid)
+        _policy_evidence(client, plan, policy_data, _read_policy_sessions_by_uid, missing, counts)
     evaluator = plan.evaluator
     evaluator.mark_truncated(truncated)
     spec = plan.task_spec
@@ -108,8 +117,46 @@ def run_audit(client, plan):
         "query_requests": client.stats["query_requests"],
     })
     report = evaluator.finish()
+    _mark_policy_data(report, policy_data)
     return {"report": report, "truncated": truncated, "pages": client.stats["query_requests"], "counts": counts,
             "window": {"start": format_utc(plan.start), "end": format_utc(plan.end)}}
+
+
+def _policy_evidence(client, plan, policy_data, read, *args):
+    """read(client, plan, *args), unless policy data is off or already unavailable; an EM error makes it unavailable
+    (policy_data: optional) or fails the audit (required). An EM that did not answer at all is not this case."""
+    if not policy_data["available"]:
+        return None
+    try:
+        return read(client, plan, *args)
+    except (ApiError, CommunicationError) as exc:
+        answered = isinstance(exc, ApiError) or exc.details.get("timeout") is not None
+        if plan.policy_data == "required" or isinstance(exc, TLSError) or not answered:
+            raise
+        policy_data.update(available=False, error={"status": getattr(exc, "status", None),
+                                                   "message": getattr(exc, "em_message", None) or exc.message})
+        client.log("policy data unavailable: %s" % policy_data_text(policy_data["error"]))
+        return None
+
+
+def policy_data_text(error):
+    """'403 Access denied.' from evidence.policy_data.error."""
+    return " ".join(str(part) for part in (error.get("status"), error.get("message")) if part)
+
+
+def _mark_policy_data(report, policy_data):
+    report["evidence"]["policy_data"] = dict(policy_data)
+    if policy_data["error"] is None:
+        return
+    note = "policy data unavailable: %s" % policy_data_text(policy_data["error"])
+    report["evidence"]["policy_data"]["note"] = note
+    data = report["data"]
+    data["issues"] = list(data.get("issues") or []) + ["policy_data_unavailable"]
+    data["complete"] = False
+    # As compliance_report.verdict_of decides for any data issue; each VM keeps its own status.
+    report["verdict"] = "incomplete"
+    for vm in report.get("vms", ()):
+        vm["policy_data"] = note
 
 
 def _read_policies(client, plan, counts):

@@ -182,28 +182,44 @@ def policy_entry(info, findings, members):
 
 # ----------------------------------------------------------------------------- several EMs
 
-def unreachable_entry(em_host, error):
-    """The entry that stands for an EM that could not be audited, in place of its report."""
-    return {"kind": UNREACHABLE_KIND, "em_host": em_host, "status": "unreachable", "verdict": INCOMPLETE, "error": error}
+def unreachable_entry(em_host, error, http_status=None):
+    """The entry that stands for an EM that could not be audited, in place of its report. With http_status, EM
+    answered (with an error): its status is "error", not "unreachable", which is for an EM that did not answer."""
+    entry = {"kind": UNREACHABLE_KIND, "em_host": em_host, "status": "error" if http_status else "unreachable",
+             "verdict": INCOMPLETE, "error": error}
+    if http_status:
+        entry["http_status"] = http_status
+    return entry
 
 
 def is_unreachable_entry(item):
     """Whether ``item`` stands for an EM that could not be audited. The one rule, used everywhere:
 
     a mapping that is not a report (it has no ``vms``) and is one of: an unreachable_entry() (``kind``),
-    any entry with ``status: unreachable``, a failed Ansible task result (``failed`` true, with ``msg``),
-    or an unreachable Ansible result (``unreachable`` true).
+    any entry with ``status: unreachable`` or ``status: error``, a failed Ansible task result (``failed`` true,
+    with ``msg``), or an unreachable Ansible result (``unreachable`` true).
     """
     if not isinstance(item, Mapping) or "vms" in item:
         return False
-    return (item.get("kind") == UNREACHABLE_KIND or item.get("status") == "unreachable"
+    return (item.get("kind") == UNREACHABLE_KIND or item.get("status") in ("unreachable", "error")
             or (item.get("failed") is True and bool(item.get("msg"))) or item.get("unreachable") is True)
+
+
+def _http_status(item):
+    """EM's HTTP status of an entry whose EM answered with an error (a failed module result carries it as status)."""
+    status = item.get("http_status") or item.get("status")
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
 def _unreachable_em(item, index):
     host = text(item.get("em_host") or item.get("host") or (item.get("evidence") or {}).get("em_host") or item.get("item"))
     error = text(item.get("error") or item.get("msg") or item.get("message")) or "EM could not be reached"
-    return {"em_host": host or "em-%d" % (index + 1), "status": "unreachable", "verdict": INCOMPLETE, "error": error, "summary": None}
+    http_status = _http_status(item)
+    status = "error" if http_status or item.get("status") == "error" else "unreachable"
+    entry = {"em_host": host or "em-%d" % (index + 1), "status": status, "verdict": INCOMPLETE, "error": error, "summary": None}
+    if http_status:
+        entry["http_status"] = http_status
+    return entry
 
 
 def _checked_entries(reports):
@@ -228,9 +244,10 @@ def combine_reports(reports):
             entry = _unreachable_em(item, index)
             ems.append(entry)
             verdict = INCOMPLETE
-            issues.append("unreachable:%s" % entry["em_host"])
-            findings.append(dict(finding("data_sufficiency", "em_unreachable", INFO, "EM %s was unreachable: %s" % (
-                entry["em_host"], entry["error"]), {"error": entry["error"]}), em_host=entry["em_host"]))
+            issues.append("%s:%s" % (entry["status"], entry["em_host"]))
+            how = "answered with an error" if entry["status"] == "error" else "was unreachable"
+            findings.append(dict(finding("data_sufficiency", "em_%s" % entry["status"], INFO, "EM %s %s: %s" % (
+                entry["em_host"], how, entry["error"]), {"error": entry["error"]}), em_host=entry["em_host"]))
             continue
         host = item.get("em_host") or (item.get("evidence") or {}).get("em_host") or "em-%d" % (index + 1)
         data = item.get("data") or {}
@@ -262,6 +279,7 @@ def _combined(verdict, ems, vms, policies, findings, evidence, issues, windows):
         "ems": ems,
         "summary": {
             "ems": len(ems), "ems_unreachable": sum(1 for em in ems if em["status"] == "unreachable"),
+            "ems_error": sum(1 for em in ems if em["status"] == "error"),
             "vms": len(vms), "compliant": counts[COMPLIANT], "warning": counts[WARNING], "non_compliant": counts[NON_COMPLIANT],
             "rpo_breached": sum(1 for vm in vms if vm.get("rpo_breached")),
             "replication_failed": sum(1 for vm in vms if vm.get("replication_failed")),

@@ -27,6 +27,9 @@ DEFAULT_API_VERSION = "latest"
 MAX_WORKERS = 16
 DEFAULT_PAGE_SIZE = 1000
 DEFAULT_TREND_DAYS = 90
+# A whole query (every page, every pass) ends within this many seconds; docs/reliability.md says why 30 minutes.
+DEFAULT_QUERY_TIMEOUT = 1800
+MAX_QUERY_TIMEOUT = 86400
 INI_SECTION = "veeam_enterprise_manager"
 
 
@@ -58,6 +61,7 @@ CONNECTION_OPTIONS = {
     "api_version": _connection_option("str", DEFAULT_API_VERSION),
     "retries": _connection_option("int", DEFAULT_RETRIES),
     "workers": _connection_option("int", DEFAULT_WORKERS),
+    "query_timeout": _connection_option("int", DEFAULT_QUERY_TIMEOUT),
 }
 for _name, _option in CONNECTION_OPTIONS.items():
     _option.update(env=env_name(_name), var=var_name(_name))
@@ -121,6 +125,7 @@ SHARED_SPECS = {
         "expected_vms": {"type": "list", "elements": "str"},
         "waivers": {"type": "list", "elements": "dict"},
         "include_policies": {"type": "bool", "default": True},
+        "policy_data": {"type": "str", "default": "optional", "choices": ["optional", "required"]},
     },
     # Labels and context recorded in an audit's evidence (provenance.audit_labels).
     "provenance": {
@@ -162,6 +167,7 @@ class ConnectionConfig:
     api_version: str = DEFAULT_API_VERSION
     retries: int = DEFAULT_RETRIES
     workers: int = DEFAULT_WORKERS
+    query_timeout: int = DEFAULT_QUERY_TIMEOUT
 
     @classmethod
     def from_options(cls, options, require_credentials=True):
@@ -174,7 +180,8 @@ class ConnectionConfig:
                                     "Set username and password (VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD), or pass session_id from the session module.")
         if config.username:
             _check_username(str(config.username))
-        for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS)):
+        for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS),
+                                ("query_timeout", 1, MAX_QUERY_TIMEOUT)):
             setattr(config, name, _whole_number(name, getattr(config, name), low, high))
         if not str(config.api_version).strip():
             raise InvalidInputError("api_version", "must not be empty.", "Use latest, or a version such as v1_7.")

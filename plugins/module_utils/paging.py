@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """EM's query service on top of EmClient: what to ask for (QuerySpec), one page, and stable paging (QueryIterator).
 
-EM has no cursor; docs/architecture.md ("Stable paging") says how a snapshot pin and a count check
-make the result exact anyway.
+EM has no cursor; docs/architecture.md ("Stable paging") says how a snapshot pin taken from the first
+answer, deduplication and bounded, checked passes make the result exact anyway in one round trip per page.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import gc
+import json
 import math
+import time
 from typing import Callable, Optional
 from urllib.parse import quote
 
@@ -100,24 +102,81 @@ def fetch_page(client, spec, filter_expression, page, page_size=None, **override
     return decode_page(spec, page, fetch_body(client, spec, filter_expression, page, page_size, **overrides))
 
 
-class QueryIterator:
-    """Iterates over the records of a query, page by page, in EM's order.
+# Pages followed beyond what the first answer announced: this many, or a tenth more, whichever is larger.
+GROWTH_MARGIN_PAGES = 2
+# Without PagingInfo nothing announces an end: a walk "until a short page" stops here at the latest.
+MAX_UNANNOUNCED_PAGES = 10000
 
-    Pages after the first are fetched concurrently (bounded look-ahead); records are deduplicated
-    by UID. When the iteration completes, the number of unique records is checked against the total
-    EM reported up front; a shortfall triggers another pass, and IncompleteResultError if the result
-    set keeps moving. After iterating: ``total`` (EM's count), ``pin`` (the snapshot's creation time),
-    ``passes``. Call close() when stopping early.
+
+def growth_cap(announced):
+    """The last page number a query may follow when EM announced `announced` pages in its first answer."""
+    return announced + max(GROWTH_MARGIN_PAGES, math.ceil(announced / 10.0))
+
+
+def newest(items, field):
+    """The largest value of field among raw items, exactly as EM wrote it (ISO 8601 UTC strings sort as times); None if none."""
+    values = [str(value) for value in (key_lookup(item, field) for item in items) if value]
+    return max(values, key=_time_key) if values else None
+
+
+def _time_key(text):
+    # Fractions vary in length (".05Z", ".787Z"): compare the seconds first, then the fraction as digits.
+    seconds, dummy, fraction = text.rstrip("Zz").partition(".")
+    return seconds, fraction.ljust(9, "0")
+
+
+def record_identity(raw):
+    """What deduplicates a raw item: its UID, or (an item without one) its whole content."""
+    uid = record_uid(raw)
+    if uid is not None:
+        return uid
+    return json.dumps(raw, sort_keys=True, default=str)
+
+
+def local_order(items, field, descending):
+    """Items of a newest-first page sorted on the controller by a raw field, as EM sorts: a stable sort over creation
+    order, empty values first when ascending (as SQL Server orders NULLs)."""
+    def key(item):
+        value = key_lookup(item, field)
+        if field.lower() == "id" and value is None:
+            value = record_uid(item)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (value is not None, value, "")
+        # EM's database compares text without regard to case (as the simulator does).
+        text = str(value) if value is not None else ""
+        return (value is not None, text.casefold(), text)
+    return sorted(items[::-1], key=key, reverse=descending)
+
+
+class QueryIterator:
+    """Iterates over the records of a query, page by page, in the requested order; docs/architecture.md says how.
+
+    The first request is a real page: a query whose answer fits on one page costs exactly one request. It is
+    sorted newest first on the type's creation-time field when the type has one, which gives the snapshot pin.
+    Later pages are pinned, fetched concurrently (bounded look-ahead) and deduplicated; a pass whose answers do
+    not fit together (short or repeated pages, a changing page count) is repeated, and IncompleteResultError
+    ends a result that keeps moving. Pages beyond what the first answer announced are followed only up to
+    growth_cap(); the connection's query_timeout bounds the whole query. After iterating: ``total`` (records
+    returned, None when stopped early), ``announced_pages``, ``pin``, ``passes``. Call close() when stopping early.
     """
 
     def __init__(self, client, spec):
         self.client = client
         self.spec = spec
         self.total = None
+        self.announced_pages = None
         self.pin = None
         self.passes = 0
         self.yielded = 0
+        self.pages_read = 0
         self._seen = set()
+        # What this pass has seen: a page that adds nothing to it repeats an earlier page.
+        self._pass_seen = set()
+        timeout = getattr(client.config, "query_timeout", None)
+        self._deadline = time.monotonic() + timeout if timeout else None
+        # No order asked for: oldest first on the pin field, a deterministic stand-in for EM's undocumented default order.
+        self._sort = {"sort_field": spec.pin_field, "sort_desc": False} if spec.pin_field and spec.sort_field is None else {}
+        self._role = self._first_page_role()
         self._generator = self._run()
 
     def __iter__(self):
@@ -129,6 +188,17 @@ class QueryIterator:
     def close(self):
         self._generator.close()
 
+    def _first_page_role(self):
+        """What the first answer (newest first when the type has a pin field) is in the requested order:
+        'page1' (its first page), 'tail' (ascending creation time: its last records, reversed) or 'pin' (another order)."""
+        spec = self.spec
+        if not spec.pin_field:
+            return "page1"
+        field = self._sort.get("sort_field", spec.sort_field)
+        if field.lower() != spec.pin_field.lower():
+            return "pin"
+        return "page1" if self._sort.get("sort_desc", spec.sort_desc) else "tail"
+
     def _pinned_filter(self):
         expression = self.spec.filter_expression
         terms = ["(%s)" % expression if "," in expression else expression]
@@ -136,101 +206,162 @@ class QueryIterator:
             terms.append("%s<=%s" % (self.spec.pin_field, quote_literal(self.pin)))
         return all_of(terms)
 
-    def _probe(self):
-        """Learn the exact total (pageSize=1 makes PagesCount the record count) and the snapshot pin."""
-        spec = self.spec
-        if spec.pin_field:
-            page = fetch_page(self.client, spec, spec.filter_expression, 1, page_size=1, sort_field=spec.pin_field, sort_desc=True,
-                              entity_format="Entities")
-            if page.items:
-                pin = key_lookup(page.items[0], spec.pin_field)
-                if pin:
-                    self.pin = str(pin)
-        else:
-            page = fetch_page(self.client, spec, spec.filter_expression, 1, page_size=1, entity_format="References")
-        self.total = page.pages_count
+    def _fetch(self, filter_expression, page_no, **overrides):
+        self._check_deadline()
+        page = fetch_page(self.client, self.spec, filter_expression, page_no, **overrides)
+        self.pages_read += 1
         return page
 
+    def _check_deadline(self):
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise IncompleteResultError(
+                "The %s query did not finish within query_timeout (%d s): %d pages and %d records read so far. No partial "
+                "result is returned; raise query_timeout or narrow the query." %
+                (self.spec.query_type, self.client.config.query_timeout, self.pages_read, self.yielded), received=self.yielded)
+
     def _run(self):
-        probe = self._probe()
-        if probe.pages_count == 0 or (probe.pages_count is None and not probe.items):
+        spec = self.spec
+        if spec.pin_field:
+            first = self._fetch(spec.filter_expression, 1, sort_field=spec.pin_field, sort_desc=True)
+            self.pin = newest(first.items, spec.pin_field)
+        else:
+            first = self._fetch(spec.filter_expression, 1)
+        self.announced_pages = first.pages_count
+        if self._one_page(first):
+            self.passes = 1
+            # Known before the first record leaves, so a caller that stops early (max_records) still learns it.
+            self.total = len({record_identity(raw) for raw in first.items})
+            yield from self._new_records(self._in_requested_order(first.items))
             return
         filter_expression = self._pinned_filter()
         attempts = self.client.config.retries + 1
         while True:
             self.passes += 1
-            yield from self._one_pass(filter_expression)
-            # Items without a UID cannot be deduplicated, so only their first pass counts and it is never repeated.
-            received = len(self._seen) if self._seen else self.yielded
-            if self.total is None or received >= self.total:
+            self._pass_seen = set()
+            problems = []
+            yield from self._one_pass(filter_expression, first, problems)
+            if not problems:
+                self.total = self.yielded
                 return
-            if self.passes >= attempts or (self.yielded and not self._seen):
-                raise self._incomplete(received)
-            self.client.log("paging returned %d of %d records; fetching the pages again" % (received, self.total))
+            if self.passes >= attempts:
+                raise self._incomplete(problems)
+            self.client.log("paging the %s query: %s; fetching the pages again" % (spec.query_type, problems[0]))
 
-    def _incomplete(self, received):
-        if received == 0:
-            other = "xml" if self.spec.response_format == "json" else "json"
-            why = ("no page held items this collection could read (if EM answers %s in a shape it does not know, "
-                   "response_format: %s reads EM's other representation)" % (self.spec.response_format.upper(), other))
-        else:
-            why = "the result set kept changing (or EM repeated pages)"
-        return IncompleteResultError(
-            "EM reported %d records for the %s query but paging returned %d unique ones after %d passes: %s. "
-            "No partial result is returned; run the task again." %
-            (self.total, self.spec.query_type, received, self.passes, why), expected=self.total, received=received)
+    def _one_page(self, first):
+        """Whether the first answer is the whole result: EM's PagesCount says so (0 or 1), or without one, a short page."""
+        if first.pages_count is not None:
+            return first.pages_count <= 1
+        return len(first.items) < self.spec.page_size
 
-    def _one_pass(self, filter_expression):
-        spec = self.spec
+    def _in_requested_order(self, items):
+        if self._role == "tail":
+            return items[::-1]
+        if self._role == "pin":
+            return local_order(items, self.spec.sort_field, self.spec.sort_desc)
+        return items
+
+    def _one_pass(self, filter_expression, first, problems):
+        """Every page once; notes in problems what makes the pass's answers not fit together."""
+        announced = self.announced_pages
+        start = 1
+        if self._role == "page1" and self.passes == 1:
+            yield from self._new_records(first.items)
+            start = 2
+        # In the 'tail' role the first answer holds the last page's records; the pages before it are read here.
+        offset = 1 if self._role == "tail" else 0
+        last = None if announced is None else max(start, announced - offset)
+        yield from self._pages(filter_expression, start, last, offset, problems)
+        if self._role == "tail":
+            yield from self._new_records(first.items[::-1])
+        elif self._role == "pin" and not {record_identity(raw) for raw in first.items} <= self._seen:
+            problems.append("records of the first answer were missing from the pages")
+
+    def _pages(self, filter_expression, page_no, last, offset, problems):
+        """Pages page_no..last (last None: walk until a short page), fetched ahead by worker threads."""
         client = self.client
-        page_size = spec.page_size
-        known_pages = max(1, math.ceil(self.total / page_size)) if self.total else None
-        if known_pages is None:
-            # No usable total: walk pages one by one until a short page.
-            page_no = 1
-            while True:
-                page = fetch_page(client, spec, filter_expression, page_no)
-                yield from self._new_records(page)
-                if len(page.items) < page_size or (page.pages_count is not None and page_no >= page.pages_count):
-                    return
-                page_no += 1
+        walk = last is None
+        last = page_no if walk else last
         workers = max(1, client.config.workers)
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers) if workers > 1 and known_pages > 1 else None
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers) if workers > 1 and not walk and last > page_no else None
+        pending = {}
+        next_page = page_no
         try:
-            pending = {}
-            next_page = 1
-            page_no = 1
-            last_page = known_pages
-            while page_no <= last_page:
-                # Threads only fetch; pages are decoded here, one at a time, so the look-ahead holds compact bodies,
-                # not decoded pages (decoding is CPU under the GIL either way).
-                while pool and next_page <= last_page and len(pending) < workers * 2:
-                    pending[next_page] = pool.submit(fetch_body, client, spec, filter_expression, next_page)
+            while page_no <= last:
+                # Threads only fetch; pages are decoded here, one at a time, so the look-ahead holds compact bodies.
+                while pool and next_page <= last and len(pending) < workers * 2:
+                    pending[next_page] = pool.submit(fetch_body, client, self.spec, filter_expression, next_page, None, **self._sort)
                     next_page += 1
                 if pool:
-                    page = decode_page(spec, page_no, pending.pop(page_no).result())
+                    self._check_deadline()
+                    page = decode_page(self.spec, page_no, pending.pop(page_no).result())
+                    self.pages_read += 1
                 else:
-                    page = fetch_page(client, spec, filter_expression, page_no)
-                full = len(page.items) >= page_size
-                if full and page_no == last_page and page.pages_count is not None and page.pages_count > last_page:
-                    # The snapshot grew (late-arriving sessions): follow the new tail.
-                    last_page = page.pages_count
-                yield from self._new_records(page)
-                if full and page_no == last_page and page.pages_count is None:
-                    last_page += 1
+                    page = self._fetch(filter_expression, page_no, **self._sort)
+                before = len(self._pass_seen)
+                yield from self._new_records(page.items)
+                last = self._next_last(page, page_no, last, offset, walk, len(self._pass_seen) > before, problems)
                 page_no += 1
         finally:
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _new_records(self, page):
+    def _next_last(self, page, page_no, last, offset, walk, brought_new, problems):
+        """The last page to read after this one, from what this page says; notes what does not fit."""
+        full = len(page.items) >= self.spec.page_size
+        if page.items and not brought_new:
+            problems.append("page %d held only records of earlier pages" % page_no)
+            if walk or page.pages_count is None:
+                return page_no  # nothing announces an end and nothing new came: stop
+        if walk:
+            return self._capped(page_no + 1 if full else page_no, page_no)
+        reported = page.pages_count
+        if reported is None:
+            return self._capped(last + 1, page_no) if full and page_no == last else last
+        if reported - offset > last:
+            return self._capped(reported - offset, page_no)
+        if reported - offset < last:
+            problems.append("EM's page count changed from %s to %d while paging" % (self.announced_pages, reported))
+        if page_no < last and not full:
+            problems.append("page %d held %d records, fewer than a page, before the last page" % (page_no, len(page.items)))
+        elif page_no == last and not page.items and page_no > 1:
+            problems.append("page %d, which EM announced, was empty" % page_no)
+        return max(page_no, min(last, reported - offset))
+
+    def _capped(self, wanted, page_no):
+        cap = growth_cap(self.announced_pages) if self.announced_pages is not None else MAX_UNANNOUNCED_PAGES
+        if wanted > cap:
+            if self.announced_pages is None:
+                what = "EM sent no PagingInfo and full pages kept coming"
+            else:
+                what = "EM announced %d pages in its first answer, then kept announcing more" % self.announced_pages
+            raise IncompleteResultError(
+                "Stopped the %s query at page %d: %s (%d records so far; at most %d pages are followed). EM's paging is "
+                "broken or the result keeps growing. No partial result is returned; narrow the query or check EM." %
+                (self.spec.query_type, page_no, what, self.yielded, cap), page=page_no, received=self.yielded)
+        return wanted
+
+    def _incomplete(self, problems):
+        if self.yielded == 0:
+            other = "xml" if self.spec.response_format == "json" else "json"
+            why = ("no page held items this collection could read (if EM answers %s in a shape it does not know, "
+                   "response_format: %s reads EM's other representation)" % (self.spec.response_format.upper(), other))
+        else:
+            why = "; ".join(sorted(set(problems))[:3])
+        return IncompleteResultError(
+            "EM's answers to the %s query did not fit together after %d passes (%d pages announced first, %d unique records "
+            "read): %s. No partial result is returned; run the task again." %
+            (self.spec.query_type, self.passes, self.announced_pages or 0, self.yielded, why),
+            expected=self.announced_pages, received=self.yielded)
+
+    def _new_records(self, items):
         normalise = self.spec.normalise
         seen = self._seen
-        for raw in page.items:
-            uid = record_uid(raw)
-            if uid is not None:
-                if uid in seen:
-                    continue
-                seen.add(uid)
+        pass_seen = self._pass_seen
+        for raw in items:
+            identity = record_identity(raw)
+            pass_seen.add(identity)
+            if identity in seen:
+                continue
+            seen.add(identity)
             self.yielded += 1
             yield normalise(raw) if normalise else raw

@@ -279,5 +279,9 @@ def _sort_key(value):
 
 
 def truncation_warning(result, cap):
-    return ("Stopped at max_records=%d: EM holds more matching records (total reported: %s). The result is truncated "
-            "(truncated: true); raise max_records or narrow the filter." % (cap, result.get("total") if result.get("total") is not None else "unknown"))
+    if result.get("total") is not None:
+        total = "%d matching records" % result["total"]
+    else:
+        total = "unknown"
+    return ("Stopped at max_records=%d: EM holds more matching records (total: %s). The result is truncated "
+            "(truncated: true); raise max_records or narrow the filter." % (cap, total))

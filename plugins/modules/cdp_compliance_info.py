@@ -62,6 +62,18 @@ options:
       - Also read CDP policies and policy sessions, to judge each VM against its policy's RPO and to check policy configuration.
     type: bool
     default: true
+  policy_data:
+    description:
+      - What to do when EM answers the CdpPolicy or CdpReplicaSession query with an error (for example 403 for an account
+        whose EM role cannot read policies) or does not answer it in time.
+      - V(optional) reads the task sessions anyway and judges each VM with the rule defaults; the report says
+        "policy data unavailable" with EM's status and message (C(evidence.policy_data), C(data.issues)), and its verdict is
+        C(incomplete) while every VM keeps its own status.
+      - V(required) fails the task with EM's status and message.
+      - See C(docs/compliance-role.md) for why V(optional) is the default.
+    type: str
+    choices: [optional, required]
+    default: optional
   vm_display_name:
     description:
       - Limit the audit to these VM name(s), as a server-side filter.
@@ -168,7 +180,7 @@ window:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import prepare_audit, run_audit
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import policy_data_text, prepare_audit, run_audit
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.history import check_history_options, hide_url_password, record_in_history
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options import get_spec
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.provenance import audit_labels, em_provenance
@@ -187,6 +199,10 @@ def run(module, client):
     result["report"]["evidence"].update(em_provenance(client, client.api_version), **labels)
     if result["truncated"]:
         module.warn("Stopped at max_records=%d task sessions: the report is incomplete." % plan.max_records)
+    unavailable = result["report"]["evidence"]["policy_data"]["error"]
+    if unavailable:
+        module.warn("Policy data unavailable (%s): each VM was judged with the rule defaults and the report is incomplete; "
+                    "policy_data: required fails instead." % policy_data_text(unavailable))
     return record_in_history(module.params, dict(changed=False, **result), [client.base_url])
 
 

@@ -169,12 +169,13 @@ filter:
   type: str
   sample: CreationTimeUTC>="2021-06-15T00:00:00Z";CreationTimeUTC<="2021-06-16T00:00:00Z";VmDisplayName=="virt03-ubuntu01"
 pages:
-  description: Number of query requests made, including the one that measures the total.
+  description: Number of query requests made; a result that fits on one page costs one.
   returned: success
   type: int
-  sample: 2
+  sample: 1
 total:
-  description: Number of records EM reported as matching the server-side filters when the query started; null if EM did not say.
+  description: Number of records matching the server-side filters in the query's snapshot (an empty result is 0); null when
+    the query stopped early at O(max_records) before EM's answers showed the number.
   returned: success
   type: int
   sample: 3

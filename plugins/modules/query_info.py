@@ -96,11 +96,12 @@ filter:
   returned: success
   type: str
 pages:
-  description: Number of query requests made, including the one that measures the total.
+  description: Number of query requests made; a result that fits on one page costs one.
   returned: success
   type: int
 total:
-  description: Number of records EM reported as matching when the query started; null if EM did not say.
+  description: Number of records matching the server-side filters in the query's snapshot (an empty result is 0); null when
+    the query stopped early at O(max_records) before EM's answers showed the number.
   returned: success
   type: int
 """

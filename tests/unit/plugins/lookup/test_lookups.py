@@ -34,6 +34,7 @@ VALUES = {
     "api_version": ("v1_7", "v1_6", "v1_5", "v1_4"),
     "retries": (1, 2, 5, 6),
     "workers": (5, 6, 7, 8),
+    "query_timeout": (101, 102, 103, 104),
 }
 BASE = {"host": "base.example.com", "username": "base-user", "password": "base-pass"}
 

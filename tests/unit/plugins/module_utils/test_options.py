@@ -163,6 +163,7 @@ def test_defaults():
     config = ConnectionConfig.from_options(GOOD)
     assert (config.port, config.timeout, config.retries, config.workers, config.api_version) == (9398, 30, 3, 4, "latest")
     assert config.validate_certs is True and config.ca_path is None and config.session_id is None
+    assert config.query_timeout == 1800
 
 
 @pytest.mark.parametrize("changes, option", [
@@ -181,6 +182,8 @@ def test_defaults():
     ({"workers": 17}, "workers"),
     ({"workers": [4]}, "workers"),
     ({"api_version": "  "}, "api_version"),
+    ({"query_timeout": 0}, "query_timeout"),
+    ({"query_timeout": 86401}, "query_timeout"),
 ])
 def test_validation_names_the_option(changes, option):
     options = dict(GOOD)

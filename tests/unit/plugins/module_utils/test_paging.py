@@ -53,8 +53,9 @@ def test_workers_1_and_4_give_identical_ordered_results(em_sim, baseline, page_s
     one, dummy = fetch(em_sim, {"page_size": page_size}, workers=1)
     four, dummy = fetch(em_sim, {"page_size": page_size}, workers=4)
     assert one["sessions"] == four["sessions"] == baseline["sessions"]
-    expected_pages = 1 + -(-baseline["count"] // page_size)  # probe plus every page
+    expected_pages = -(-baseline["count"] // page_size)  # one request per page, no probe
     assert one["pages"] == four["pages"] == expected_pages
+    assert one["total"] == four["total"] == baseline["count"]
 
 
 def test_descending_order_with_workers(em_sim, baseline):
@@ -65,11 +66,14 @@ def test_descending_order_with_workers(em_sim, baseline):
 def test_paging_requests_carry_sort_page_size_and_pin(em_sim, baseline):
     fetch(em_sim)
     queries = em_sim.query_requests()
-    probe, pages = queries[0], queries[1:]
-    assert "pageSize=1&" in probe["query"] and "sortDesc=CreationTimeUTC" in probe["query"]
+    first, pages = queries[0], queries[1:]
+    # The first request is a whole page, newest first and unpinned: it gives the pin and the last page's records.
+    assert "pageSize=%d&page=1" % PAGE in first["query"] and "sortDesc=CreationTimeUTC" in first["query"]
+    assert "CreationTimeUTC%3C%3D%22" not in first["query"]
     assert all("sortAsc=CreationTimeUTC" in request["query"] and "pageSize=%d" % PAGE in request["query"] for request in pages)
     assert all("CreationTimeUTC%3C%3D%22" in request["query"] for request in pages)
     assert sorted(int(request["query"].rsplit("page=", 1)[1]) for request in pages) == list(range(1, len(pages) + 1))
+    assert len(queries) == -(-baseline["count"] // PAGE)
 
 
 def test_max_records_truncates(em_sim, baseline):
@@ -81,7 +85,7 @@ def test_max_records_truncates(em_sim, baseline):
     assert_no_open_session(em_sim)
 
 
-def test_empty_result_costs_one_probe(em_sim):
+def test_empty_result_costs_one_request(em_sim):
     result, stats = fetch(em_sim, {"vm_display_name": "no such vm"})
     assert result["sessions"] == [] and result["count"] == 0 and result["total"] == 0
     assert stats["query_requests"] == 1
@@ -121,8 +125,9 @@ def test_repeated_page_forever_is_an_incomplete_result(em_sim, baseline):
     em_sim.faults({"on": "query", "page": 3, "action": "repeat_previous_page", "times": -1})
     with pytest.raises(IncompleteResultError) as info:
         fetch(em_sim, retries=2)
-    assert info.value.details["expected"] == baseline["count"]
+    assert info.value.details["expected"] == -(-baseline["count"] // PAGE)  # the pages EM announced first
     assert info.value.details["received"] == baseline["count"] - PAGE
+    assert "page 3 held only records of earlier pages" in info.value.message and "after 3 passes" in info.value.message
     assert_no_open_session(em_sim)
 
 
@@ -139,13 +144,13 @@ def test_records_without_uid_are_counted_once(em_sim):
 
 
 def test_records_without_uid_are_not_repeated_by_another_pass(em_sim):
-    # Without UIDs a second pass could only duplicate records: a shortfall fails at once.
+    # Records without UIDs are told apart by their content: EM announcing 3 pages and repeating 2 records fails, bounded.
     _serve_for_every_query(em_sim, NO_UID_PAGE % 3)
     with pytest.raises(IncompleteResultError) as info:
         fetch(em_sim, retries=3)
     assert info.value.details["received"] == 2 and info.value.details["expected"] == 3
-    # The probe, then one pass of one page.
-    assert len(em_sim.query_requests()) == 2
+    # The first answer, then 4 passes of the 2 pages before the last.
+    assert len(em_sim.query_requests()) == 1 + 4 * 2
     assert_no_open_session(em_sim)
 
 
@@ -156,6 +161,7 @@ def test_iterator_reports_total_pin_and_passes(em_sim, baseline):
         records = list(iterator)
     assert [record["uid"] for record in records] == uids(baseline)
     assert iterator.total == baseline["count"] and iterator.passes == 1
+    assert iterator.announced_pages == -(-baseline["count"] // PAGE)
     assert iterator.pin == max(record["creation_time_utc"] for record in records)
 
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reliability gaps test_client.py leaves open: backoff bounds, read timeouts, logon retry rules,
 every hostile-response fault of the simulator through the whole client, results that come back
-empty after the probe, and logoff after an unexpected exception. See docs/reliability.md."""
+empty after the first answer, and logoff after an unexpected exception. See docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -226,16 +226,34 @@ def test_truncated_body_with_full_content_length_never_hangs(em_sim):
     assert_no_open_session(em_sim)
 
 
-@pytest.mark.parametrize("page_size", [PAGE, 1000])
-def test_pages_empty_after_a_nonzero_probe_are_never_a_complete_result(em_sim, page_size):
-    # The probe reports records, then every page comes back empty: returning [] would lose them silently.
+def test_pages_empty_after_a_first_answer_that_announced_more_are_never_a_complete_result(em_sim):
+    # The first answer announces several pages, then every other page comes back empty: returning what the first
+    # answer held would lose the rest silently.
     em_sim.faults({"on": "query", "after": 1, "times": -1, "action": "body", "status": 200,
-                   "body": EMPTY_PAGE % page_size, "content_type": "application/xml"})
+                   "body": EMPTY_PAGE % PAGE, "content_type": "application/xml"})
     with pytest.raises(IncompleteResultError) as info:
-        fetch(em_sim, {"page_size": page_size}, retries=1)
-    assert info.value.details["received"] == 0 and info.value.details["expected"] > 0
-    assert "No partial result" in info.value.message
-    # Nothing readable at all points at the other wire format.
+        fetch(em_sim, retries=1)
+    assert info.value.details["received"] == PAGE and info.value.details["expected"] > 1
+    assert "No partial result" in info.value.message and "after 2 passes" in info.value.message
+    assert_no_open_session(em_sim)
+
+
+def test_first_answer_with_all_records_on_one_page_is_the_whole_result(em_sim):
+    # The same fault with everything on the first page: that one request is the complete answer.
+    em_sim.faults({"on": "query", "after": 1, "times": -1, "action": "body", "status": 200,
+                   "body": EMPTY_PAGE % 1000, "content_type": "application/xml"})
+    result, stats = fetch(em_sim, {"page_size": 1000})
+    assert result["count"] == result["total"] == em_sim.state()["records"]["CdpReplicaTaskSession"]
+    assert stats["query_requests"] == 1
+
+
+def test_pages_announced_but_unreadable_point_at_the_other_wire_format(em_sim):
+    # EM announces 3 pages but no page holds items this collection can read: nothing readable at all.
+    em_sim.faults({"on": "query", "times": -1, "action": "body", "status": 200, "content_type": "application/xml",
+                   "body": EMPTY_PAGE.replace('PagesCount="0"', 'PagesCount="3"') % PAGE})
+    with pytest.raises(IncompleteResultError) as info:
+        fetch(em_sim, retries=1)
+    assert info.value.details["received"] == 0 and info.value.details["expected"] == 3
     assert "no page held items" in info.value.message and "response_format: xml" in info.value.message
     assert_no_open_session(em_sim)
 
