@@ -16,6 +16,7 @@ import dataclasses
 import os
 
 from ansible.module_utils.common.parameters import env_fallback
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from .errors import InvalidInputError
 
@@ -26,6 +27,8 @@ DEFAULT_WORKERS = 4
 DEFAULT_API_VERSION = "latest"
 MAX_WORKERS = 16
 DEFAULT_PAGE_SIZE = 1000
+DEFAULT_REQUEST_TIMEOUT = 300
+MAX_RESPONSE_MB = 65536
 INI_SECTION = "veeam_enterprise_manager"
 
 
@@ -57,6 +60,10 @@ CONNECTION_OPTIONS = {
     "api_version": _connection_option("str", DEFAULT_API_VERSION),
     "retries": _connection_option("int", DEFAULT_RETRIES),
     "workers": _connection_option("int", DEFAULT_WORKERS),
+    # Issue 17 (security): plain http opt-in, a total deadline per request, a cap on the size of EM's answers.
+    "allow_plain_http": _connection_option("bool", False),
+    "request_timeout": _connection_option("int", DEFAULT_REQUEST_TIMEOUT),
+    "max_response_mb": _connection_option("int"),
 }
 for _name, _option in CONNECTION_OPTIONS.items():
     _option.update(env=env_name(_name), var=var_name(_name))
@@ -149,6 +156,9 @@ class ConnectionConfig:
     api_version: str = DEFAULT_API_VERSION
     retries: int = DEFAULT_RETRIES
     workers: int = DEFAULT_WORKERS
+    allow_plain_http: bool = False
+    request_timeout: int = DEFAULT_REQUEST_TIMEOUT
+    max_response_mb: int | None = None
 
     @classmethod
     def from_options(cls, options, require_credentials=True):
@@ -159,8 +169,15 @@ class ConnectionConfig:
         if not config.session_id and require_credentials and not (config.username and config.password):
             raise InvalidInputError("username" if not config.username else "password", "needed to log on to EM.",
                                     "Set username and password (VEEAM_EM_USERNAME, VEEAM_EM_PASSWORD), or pass session_id from the session module.")
-        for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS)):
+        for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS),
+                                ("request_timeout", 1, 86400)):
             setattr(config, name, _whole_number(name, getattr(config, name), low, high))
+        try:
+            config.allow_plain_http = boolean(config.allow_plain_http)
+        except TypeError:
+            raise InvalidInputError("allow_plain_http", "%r is not a boolean." % (config.allow_plain_http,), "Use true or false.")
+        if config.max_response_mb is not None:
+            config.max_response_mb = _whole_number("max_response_mb", config.max_response_mb, 1, MAX_RESPONSE_MB)
         if not str(config.api_version).strip():
             raise InvalidInputError("api_version", "must not be empty.", "Use latest, or a version such as v1_7.")
         # Blank means no CA file (an AWX credential without a CA injects an empty VEEAM_EM_CA_PATH).
