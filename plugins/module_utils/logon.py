@@ -33,7 +33,8 @@ def read_logon_answer(body, content_type):
     answer = LogonAnswer(user_name=lowered.get("username") or None)
     session_id = lowered.get("sessionid")
     answer.session_id = str(session_id) if session_id not in (None, "") else None
-    for link in lowered.get("links") or []:
+    links = lowered.get("links")
+    for link in links if isinstance(links, list) else ():  # anything else (a hostile EM's true, 5, "x") names no link
         if isinstance(link, dict) and str(key_lookup(link, "rel") or "").lower() == "delete":
             answer.delete_href = key_lookup(link, "href")
     return answer
