@@ -34,6 +34,8 @@ VALUES = {
     "api_version": ("v1_7", "v1_6", "v1_5", "v1_4"),
     "retries": (1, 2, 5, 6),
     "workers": (5, 6, 7, 8),
+    "request_timeout": (101, 102, 103, 104),
+    "max_response_mb": (11, 12, 13, 14),
 }
 BASE = {"host": "base.example.com", "username": "base-user", "password": "base-pass"}
 
@@ -105,6 +107,8 @@ def test_option_precedence(option, level, captured, monkeypatch, isolated_settin
     """keyword > vars > env > ini: the option is set at `level` and every lower level; `level` must win."""
     if option == "validate_certs":
         values = tuple(index != level for index in range(len(LEVELS)))
+    elif option == "allow_plain_http":  # the winning level says True, the rest False
+        values = tuple(index == level for index in range(len(LEVELS)))
     else:
         values = VALUES[option]
     kwargs = {name: value for name, value in BASE.items() if name != option}
