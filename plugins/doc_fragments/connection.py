@@ -13,7 +13,7 @@ options:
   host:
     description:
       - Enterprise Manager host name, or a base URL such as C(https://em.example.com:9398).
-      - An C(http://) URL is accepted for test simulators only, with a warning.
+      - An C(http://) URL is refused unless O(allow_plain_http) is set (for test simulators).
       - If not set, the value of the E(VEEAM_EM_HOST) environment variable is used.
       - Required.
     type: str
@@ -88,6 +88,26 @@ options:
       - If not set, the value of the E(VEEAM_EM_QUERY_TIMEOUT) environment variable is used.
     type: int
     default: 1800
+  allow_plain_http:
+    description:
+      - Allow an C(http://) O(host). Without it such a host is refused before any request, because the password and the session id
+        would travel unencrypted. Meant for test simulators; a warning is still shown when set.
+      - If not set, the value of the E(VEEAM_EM_ALLOW_PLAIN_HTTP) environment variable is used.
+    type: bool
+    default: false
+  request_timeout:
+    description:
+      - Seconds one request may take in total, from sending it to the last byte of EM's answer (O(timeout) bounds each read only,
+        so a server that trickles its answer would otherwise never time out). From 1 to 86400.
+      - If not set, the value of the E(VEEAM_EM_REQUEST_TIMEOUT) environment variable is used.
+    type: int
+    default: 300
+  max_response_mb:
+    description:
+      - The largest answer read from EM, in MiB; a larger one fails the task with an error that names this option.
+      - By default derived from the page size, 16 MiB plus 64 KiB per record of a page (78 MiB for a page size of 1000).
+      - If not set, the value of the E(VEEAM_EM_MAX_RESPONSE_MB) environment variable is used.
+    type: int
 """
 
     PLUGINS = r"""
@@ -188,4 +208,28 @@ options:
         key: query_timeout
     vars:
       - name: veeam_em_query_timeout
+  allow_plain_http:
+    env:
+      - name: VEEAM_EM_ALLOW_PLAIN_HTTP
+    ini:
+      - section: veeam_enterprise_manager
+        key: allow_plain_http
+    vars:
+      - name: veeam_em_allow_plain_http
+  request_timeout:
+    env:
+      - name: VEEAM_EM_REQUEST_TIMEOUT
+    ini:
+      - section: veeam_enterprise_manager
+        key: request_timeout
+    vars:
+      - name: veeam_em_request_timeout
+  max_response_mb:
+    env:
+      - name: VEEAM_EM_MAX_RESPONSE_MB
+    ini:
+      - section: veeam_enterprise_manager
+        key: max_response_mb
+    vars:
+      - name: veeam_em_max_response_mb
 """

@@ -10,8 +10,6 @@ Logon is lazy; logoff happens on close() for sessions this client owns. EM's que
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import http.cookiejar
 import random
@@ -21,16 +19,19 @@ import time
 import warnings
 from urllib.parse import quote, urlsplit
 
-from .decode import decode_document, error_message, key_lookup, lower_keys
+from .decode import error_message
 from .errors import (
     ApiError,
+    Interrupted,
     AuthError,
     CommunicationError,
-    DecodeError,
     InvalidInputError,
     SessionExpiredError,
     TLSError,
 )
+from .logon import logon_error, malformed_session_error, read_logon_answer
+from .secrets import MASK, Secrets, guid_from_token, is_guid, is_session_token
+from .transfer import Bounds, body_limit, read_body
 
 try:
     import requests
@@ -53,7 +54,8 @@ RETRY_LOGON = frozenset((503, CONNECTION))
 IDEMPOTENT_METHODS = frozenset(("GET", "PUT", "DELETE"))
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
-MASK = "********"
+# The logoff after an interrupt (Ctrl-C, SIGTERM): one attempt, bounded, so cancelling a job stays quick.
+INTERRUPTED_LOGOFF_TIMEOUT = 10
 
 
 class Ownership(enum.Enum):
@@ -111,17 +113,20 @@ class EmClient:
         self.config = config
         self.warn = warn or (lambda message: None)
         self.log = log or (lambda message: None)
-        self._register_secret = register_secret or (lambda value: None)
         self._backoff_base = backoff_base
-        self._secrets = set()
-        self._add_secret(config.password)
-        self._add_secret(config.session_id)
+        self.secrets = Secrets(register_secret)
+        # The password in every form an EM or proxy error may quote it: plain, the Basic header value, URL/JSON/XML-escaped.
+        self.secrets.add_credentials(config.username, config.password)
+        self.secrets.add(config.session_id)
         # EM tokens are base64(SessionId): the GUID opens the same session, so it is as secret as the token.
-        self._add_secret(_guid_from_token(config.session_id) if config.session_id else None)
+        self.secrets.add(guid_from_token(config.session_id) if config.session_id else None)
         try:
             self.base_url, plain_http = build_base_url(config.host, config.port)
         except ValueError as exc:
             raise InvalidInputError("host", str(exc), "Use a host name (em.example.com) or a URL (https://em.example.com:9398).")
+        if plain_http and not config.allow_plain_http:
+            raise InvalidInputError("host", "%s uses plain http://, which would send the password and session id unencrypted." % self.base_url,
+                                    "Use https://, or set allow_plain_http: true (VEEAM_EM_ALLOW_PLAIN_HTTP) for a test simulator.")
         if plain_http:
             self.warn("host uses plain http://: the password and session id travel unencrypted. Use this only against a test simulator.")
         self.session = requests.Session()
@@ -144,24 +149,14 @@ class EmClient:
         self._logoff_href = None
         self._generation = 0
         self._lock = threading.Lock()
+        self._closed = False
         self.user_name = None
         self.api_version = config.api_version
         self.stats = {"requests": 0, "query_requests": 0, "retries": 0, "relogons": 0, "logons": 0, "logoffs": 0}
 
-    # -- secrets ---------------------------------------------------------------------------------
-
-    def _add_secret(self, value):
-        if value:
-            self._secrets.add(str(value))
-            self._register_secret(str(value))
-
     def scrub(self, text):
         """Mask every known secret in a text that may reach the user."""
-        text = str(text)
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if len(secret) >= 4:
-                text = text.replace(secret, MASK)
-        return text
+        return self.secrets.scrub(text)
 
     # -- context management ----------------------------------------------------------------------
 
@@ -169,13 +164,16 @@ class EmClient:
         return self
 
     def __exit__(self, exc_type, exc, traceback):
-        self.close()
+        # Interrupted (SIGTERM) and KeyboardInterrupt (Ctrl-C) are not Exceptions: log off quickly, the user is waiting.
+        self.close(quick=exc_type is not None and not issubclass(exc_type, Exception))
         return False
 
-    def close(self):
+    def close(self, quick=False):
+        """Log off a session this client owns; afterwards no request (from any paging thread) logs on again."""
+        self._closed = True
         try:
             if self.ownership is Ownership.OWNED and self._token:
-                self.logoff()
+                self.logoff(quick=quick)
         finally:
             self.session.close()
 
@@ -187,6 +185,9 @@ class EmClient:
         return self._token
 
     def logon(self):
+        if self._closed:
+            # A paging thread still running after close() (an interrupt) must not open a session nobody logs off.
+            raise Interrupted("the EM client was closed")
         config = self.config
         path = "/api/sessionMngr/"
         url = self.base_url + path + "?v=" + quote(str(config.api_version), safe="")
@@ -198,69 +199,50 @@ class EmClient:
             token = response.headers.get(SESSION_HEADER)
             if not token:
                 raise ApiError("EM answered the logon with 201 but without an %s header." % SESSION_HEADER, status=201, method="POST", path=path)
+            answer = read_logon_answer(response.content, response.headers.get("Content-Type"))
+            self.user_name = answer.user_name or config.username
+            self._logoff_href = answer.delete_href
+            guid = answer.session_id
+            if not is_session_token(token) or (guid is not None and not is_guid(guid)):
+                self._refuse_session(token, guid)
             self._token = token
             if self.ownership is Ownership.BORROWED:
                 self.ownership = Ownership.OWNED
             self._generation += 1
-            self._add_secret(token)
-            self._read_logon_body(response)
+            self.secrets.add(token)
+            self._logon_guid = guid or guid_from_token(token)
+            self.secrets.add(self._logon_guid)
             self.log("logged on to %s as %s" % (self.base_url, self.user_name or config.username))
             return token
-        raise self._logon_error(response, path)
-
-    def _read_logon_body(self, response):
-        try:
-            dummy, raw = decode_document(response.content, response.headers.get("Content-Type"))
-        except DecodeError:
-            raw = {}
-        lowered = lower_keys(raw)
-        guid = lowered.get("sessionid")
-        self.user_name = lowered.get("username") or self.config.username
-        for link in lowered.get("links") or []:
-            if isinstance(link, dict) and str(key_lookup(link, "rel") or "").lower() == "delete":
-                self._logoff_href = key_lookup(link, "href")
-        if not guid:
-            guid = _guid_from_token(self._token)
-        self._logon_guid = str(guid) if guid else None
-        self._add_secret(self._logon_guid)
-
-    def _logon_error(self, response, path):
-        status = response.status_code
         em_message = self.scrub(error_message(response.content, response.headers.get("Content-Type")) or "")
-        detail = ": " + em_message if em_message else ""
-        user = self.config.username
-        roles = "Portal Administrator, Portal User or Restore Operator"
-        messages = {
-            401: "EM rejected the user name or password for user '%s' (HTTP 401%s). Check the password; for a domain account try both "
-                 "DOMAIN\\user and user@domain, and make sure the account has an EM role (%s)." % (user, detail, roles),
-            403: "EM refused the logon for user '%s' (HTTP 403%s): the account needs an EM role (%s)." % (user, detail, roles),
-            404: "EM's logon endpoint %s was not found at %s (HTTP 404). Enterprise Manager's REST API listens on port 9398; "
-                 "port 9419 is the Backup & Replication REST API, which has no CDP task sessions." % (path, self.base_url),
-            400: "EM rejected the logon (HTTP 400%s). If api_version is set (now '%s'), use latest or a version EM lists at GET /api/."
-                 % (detail, self.config.api_version),
-        }
-        error = AuthError if status in (401, 403) else ApiError
-        return error(messages.get(status, "EM logon failed with HTTP %d%s." % (status, detail)), status=status, em_message=em_message or None,
-                     method="POST", path=path)
+        raise logon_error(response.status_code, em_message, path, self.base_url, config)
 
-    def logoff(self):
-        """End the EM session this client holds. Failures become a warning: results already read stay valid."""
+    def _refuse_session(self, token, guid):
+        """A session id in no shape EM documents: never register it as a secret (Ansible would mask that string
+        everywhere in the result, e.g. a session named non_compliant hides the verdict); log it off and fail."""
+        target = guid if guid is not None else (guid_from_token(token) or token)
+        try:
+            if self._delete_session(self.base_url + "/api/logonSessions/" + quote(str(target), safe=""), token, True).status_code in (200, 204):
+                self.stats["logoffs"] += 1
+        except (CommunicationError, ApiError):
+            pass
+        raise malformed_session_error("/api/sessionMngr/")
+
+    def logoff(self, quick=False):
+        """End the EM session this client holds. Failures become a warning: results already read stay valid.
+
+        quick: one attempt bounded by INTERRUPTED_LOGOFF_TIMEOUT (after Ctrl-C or SIGTERM).
+        """
         token = self._token
         if not token:
             return
-        guid = self._logon_guid or _guid_from_token(token)
-        path = "/api/logonSessions/%s" % MASK
-        if guid:
-            url = self.base_url + "/api/logonSessions/" + quote(str(guid), safe="")
-        elif self._logoff_href:
-            # EM's own link may name another host (e.g. localhost); keep ours and take only its path.
-            url = self.base_url + urlsplit(self._logoff_href).path
-        else:
+        url = self._logoff_url(token)
+        if not url:
             self.warn("Could not log off from EM: its logon answer named no session; EM ends it after 15 minutes idle.")
             self._token = None
             return
         try:
-            response = self._send("DELETE", url, path, {SESSION_HEADER: token, "Accept": MEDIA_TYPES["xml"]}, RETRY_IDEMPOTENT)
+            response = self._delete_session(url, token, quick)
         except (CommunicationError, ApiError) as exc:
             self.warn("Could not log off from EM: %s. EM ends the session after 15 minutes idle." % self.scrub(exc.message))
             return
@@ -270,21 +252,50 @@ class EmClient:
         if response.status_code not in (200, 204, 401, 404):
             self.warn("EM answered the logoff with HTTP %d; it ends the session after 15 minutes idle." % response.status_code)
 
+    def _logoff_url(self, token):
+        guid = self._logon_guid or guid_from_token(token)
+        if guid:
+            return self.base_url + "/api/logonSessions/" + quote(str(guid), safe="")
+        if self._logoff_href:
+            # EM's own link may name another host (e.g. localhost); keep ours and take only its path.
+            return self.base_url + urlsplit(self._logoff_href).path
+        return None
+
+    def _delete_session(self, url, token, quick):
+        return self._send("DELETE", url, "/api/logonSessions/%s" % MASK, {SESSION_HEADER: token, "Accept": MEDIA_TYPES["xml"]},
+                          frozenset() if quick else RETRY_IDEMPOTENT, quick=quick)
+
+    def _end_replaced_session(self):
+        """Best effort, one quick attempt: a session EM really expired just answers 401 or 404."""
+        url = self._logoff_url(self._token)
+        try:
+            if url and self._delete_session(url, self._token, quick=True).status_code in (200, 204):
+                self.stats["logoffs"] += 1
+        except (CommunicationError, ApiError):
+            pass
+
     # -- HTTP ------------------------------------------------------------------------------------
 
-    def _send(self, method, url, path, headers, retry, params=None, data=None, auth=None, page=None):
+    def _send(self, method, url, path, headers, retry, params=None, data=None, auth=None, page=None, quick=False):
         """One HTTP exchange, retried with bounded exponential backoff and jitter for what ``retry`` names.
 
-        Never returns a response whose status ``retry`` names.
+        Each attempt has a total deadline (request_timeout) and a body size limit (max_response_mb or derived
+        from the page size), checked while the body streams in. Never returns a response whose status ``retry`` names.
         """
-        attempts = self.config.retries + 1
+        config = self.config
+        attempts = config.retries + 1 if retry else 1
         where = "%s %s%s" % (method, path, " (page %d)" % page if page else "")
+        timeout = min(config.timeout, INTERRUPTED_LOGOFF_TIMEOUT) if quick else config.timeout
+        request_timeout = timeout if quick else config.request_timeout
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            bounds = Bounds(time.monotonic() + request_timeout, body_limit(params, config.max_response_mb), where, self.base_url, request_timeout)
             try:
                 self.stats["requests"] += 1
                 response = self.session.request(method, url, headers=headers, params=params, data=data, auth=auth,
-                                                timeout=self.config.timeout, allow_redirects=False)
+                                                timeout=timeout, allow_redirects=False, stream=True)
+                # requests' own cache of the body: .content, .text and .json() then read it as usual.
+                response._content = read_body(response, bounds, method, path)
             except requests.exceptions.SSLError as exc:
                 raise TLSError(
                     "TLS verification failed for EM at %s: %s. Set ca_path to the CA certificate that signed EM's certificate "
@@ -293,8 +304,7 @@ class EmClient:
             except requests.exceptions.Timeout as exc:
                 if last or TIMEOUT not in retry:
                     raise CommunicationError("%s to EM at %s timed out after %s s%s. Raise timeout, or check EM's load."
-                                             % (where, self.base_url, self.config.timeout, _after(attempt)), method=method, path=path,
-                                             timeout=self.config.timeout)
+                                             % (where, self.base_url, timeout, _after(attempt)), method=method, path=path, timeout=timeout)
                 self._pause(attempt, where, type(exc).__name__)
                 continue
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
@@ -368,6 +378,9 @@ class EmClient:
                     # same 401 meanwhile must wait here, not see "no session" (second logon) or "not ours" (SessionExpiredError).
                     self.log("EM session expired%s; logging on again" % (" at page %d" % page if page else ""))
                     self.stats["relogons"] += 1
+                    # A spurious 401 (a proxy, a glitch) may leave the old session alive: end it before replacing it.
+                    # self._token stays until logon() replaces it (see above).
+                    self._end_replaced_session()
                     self.logon()
             relogged = True
 
@@ -384,14 +397,6 @@ class EmClient:
             hint = " Check the filter, sort field and query type." if path == "/api/query" else " Check the request's parameters and body."
         raise ApiError("EM answered %s with HTTP %d%s.%s" % (where, response.status_code, ": " + em_message if em_message else "", hint),
                        status=response.status_code, em_message=em_message or None, method=method, path=path)
-
-
-def _guid_from_token(token):
-    try:
-        text = base64.b64decode(token, validate=True).decode("ascii")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    return text if re.match(r"^[0-9a-fA-F-]{32,36}$", text) else None
 
 
 def _short(exc):

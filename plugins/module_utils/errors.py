@@ -76,3 +76,13 @@ class IncompleteResultError(EmError):
 
     def __init__(self, message, page=None, expected=None, received=None):
         super().__init__(message, page=page, expected=expected, received=received)
+
+
+class Interrupted(BaseException):
+    """A signal (SIGTERM, SIGINT) stopped the task. A BaseException like KeyboardInterrupt, so no ``except EmError``
+    or ``except Exception`` on the way swallows it, while every ``with EmClient`` block still logs off."""
+
+    def __init__(self, message, signum=None):
+        super().__init__(message)
+        self.message = message
+        self.signum = signum

@@ -16,6 +16,7 @@ import dataclasses
 import os
 
 from ansible.module_utils.common.parameters import env_fallback
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from .errors import InvalidInputError
 
@@ -30,6 +31,8 @@ DEFAULT_TREND_DAYS = 90
 # A whole query (every page, every pass) ends within this many seconds; docs/reliability.md says why 30 minutes.
 DEFAULT_QUERY_TIMEOUT = 1800
 MAX_QUERY_TIMEOUT = 86400
+DEFAULT_REQUEST_TIMEOUT = 300
+MAX_RESPONSE_MB = 65536
 INI_SECTION = "veeam_enterprise_manager"
 
 
@@ -62,6 +65,10 @@ CONNECTION_OPTIONS = {
     "retries": _connection_option("int", DEFAULT_RETRIES),
     "workers": _connection_option("int", DEFAULT_WORKERS),
     "query_timeout": _connection_option("int", DEFAULT_QUERY_TIMEOUT),
+    # Issue 17 (security): plain http opt-in, a total deadline per request, a cap on the size of EM's answers.
+    "allow_plain_http": _connection_option("bool", False),
+    "request_timeout": _connection_option("int", DEFAULT_REQUEST_TIMEOUT),
+    "max_response_mb": _connection_option("int"),
 }
 for _name, _option in CONNECTION_OPTIONS.items():
     _option.update(env=env_name(_name), var=var_name(_name))
@@ -168,6 +175,9 @@ class ConnectionConfig:
     retries: int = DEFAULT_RETRIES
     workers: int = DEFAULT_WORKERS
     query_timeout: int = DEFAULT_QUERY_TIMEOUT
+    allow_plain_http: bool = False
+    request_timeout: int = DEFAULT_REQUEST_TIMEOUT
+    max_response_mb: int | None = None
 
     @classmethod
     def from_options(cls, options, require_credentials=True):
@@ -181,8 +191,14 @@ class ConnectionConfig:
         if config.username:
             _check_username(str(config.username))
         for name, low, high in (("port", 1, 65535), ("timeout", 1, 3600), ("retries", 0, 10), ("workers", 1, MAX_WORKERS),
-                                ("query_timeout", 1, MAX_QUERY_TIMEOUT)):
+                                ("query_timeout", 1, MAX_QUERY_TIMEOUT), ("request_timeout", 1, 86400)):
             setattr(config, name, _whole_number(name, getattr(config, name), low, high))
+        try:
+            config.allow_plain_http = boolean(config.allow_plain_http)
+        except TypeError:
+            raise InvalidInputError("allow_plain_http", "%r is not a boolean." % (config.allow_plain_http,), "Use true or false.")
+        if config.max_response_mb is not None:
+            config.max_response_mb = _whole_number("max_response_mb", config.max_response_mb, 1, MAX_RESPONSE_MB)
         if not str(config.api_version).strip():
             raise InvalidInputError("api_version", "must not be empty.", "Use latest, or a version such as v1_7.")
         # Blank means no CA file (an AWX credential without a CA injects an empty VEEAM_EM_CA_PATH).

@@ -11,11 +11,14 @@ set (query.py), defusedxml when an XML body is read (decode.py).
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
+import signal
 import sys
+import threading
 
 from .client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, EmClient
-from .errors import EmError
+from .errors import EmError, Interrupted
 from .options import ConnectionConfig
 from .query import run_query, truncation_warning
 
@@ -31,8 +34,55 @@ def open_client(options, warn=None, log=None, register_secret=None, *, require_c
     if not HAS_REQUESTS:
         raise EmError("Failed to import the required Python library (requests) on %s's Python %s: %s. Install it (pip install requests) "
                       "or set ansible_python_interpreter to a Python that has it." % (platform.node(), sys.executable, REQUESTS_IMPORT_ERROR))
-    with EmClient(config, warn=warn, log=log, register_secret=register_secret) as client:
+    with interruptible(), EmClient(config, warn=warn, log=log, register_secret=register_secret) as client:
         yield client
+
+
+INTERRUPT_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Turn SIGINT, SIGTERM and SIGHUP into Interrupted for the block, so the EM client inside logs off first.
+
+    AWX's cancel and `timeout` send SIGTERM, whose default action ends the process at once; Ansible's own
+    handlers in a worker process (where actions and lookups run) do the same. After the block the previous
+    handlers are back and the signal is delivered to them, so the process then ends as it would have. A second
+    signal while logging off is ignored: that logoff is one request bounded by client.INTERRUPTED_LOGOFF_TIMEOUT.
+    Only the main thread can set handlers; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+
+    def handler(signum, frame):
+        if received:
+            return
+        received.append(signum)
+        raise Interrupted("the task was interrupted (%s) and logged off from EM." % signal.Signals(signum).name, signum=signum)
+
+    previous = {}
+    for name in INTERRUPT_SIGNALS:
+        number = getattr(signal, name, None)
+        # SIG_IGN stays ignored; None (a handler set outside Python) cannot be restored, so it is left alone.
+        if number is not None and signal.getsignal(number) not in (signal.SIG_IGN, None):
+            previous[number] = signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+        if received:
+            _deliver(received[0], previous[received[0]])
+
+
+def _deliver(signum, old):
+    """Hand a signal caught by interruptible() to the handler it replaced."""
+    if callable(old):
+        old(signum, None)
+    elif old == signal.SIG_DFL:
+        os.kill(os.getpid(), signum)
 
 
 def execute(module, run, require_credentials=True):
@@ -43,6 +93,8 @@ def execute(module, run, require_credentials=True):
             result = run(module, client)
     except EmError as exc:
         module.fail_json(**exc.to_result())
+    except (Interrupted, KeyboardInterrupt) as exc:  # reached only when the signal's own handler did not end the process
+        module.fail_json(msg=getattr(exc, "message", None) or "the task was interrupted and logged off from EM.")
     module.exit_json(**result)
 
 

@@ -2,10 +2,12 @@
 
 import threading
 
+from .hostile import ACTIONS as HOSTILE_ACTIONS
+
 ON_KINDS = ('logon', 'logoff', 'query', 'task', 'policy', 'any')
 # Actions answered before normal processing.
 PRE_ACTIONS = ('status', 'reset', 'delay', 'expire_session', 'body', 'empty_body', 'doctype_entities',
-               'external_entity', 'wrong_content_type', 'garbage_bytes')
+               'external_entity', 'wrong_content_type', 'garbage_bytes') + HOSTILE_ACTIONS
 # Actions that alter a normally produced response.
 POST_ACTIONS = ('truncated_xml', 'truncated_json', 'missing_paging_info', 'huge_pages_count',
                 'negative_pages_count', 'repeat_previous_page', 'bom_json')

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote_plus, unquote
 
 from . import data as simdata
 from . import filters as simfilters
+from . import hostile
 from . import render
 from .policies import PolicyService
 from .faults import BILLION_LAUGHS, EXTERNAL_ENTITY, HTML_PAGE, FaultError, FaultRegistry
@@ -91,6 +92,8 @@ class Response(object):
             self.headers.append(('Content-Type', content_type))
         self.reset = False
         self.declared_length = None
+        # An iterable of byte strings sent one write each (hostile.py: trickled and huge bodies).
+        self.chunks = None
 
 
 class ApiError(Exception):
@@ -483,6 +486,8 @@ class Simulator(object):
             return Response(200, EXTERNAL_ENTITY.encode('utf-8'), render.XML_CT)
         if action == 'wrong_content_type':
             return Response(fault.status, HTML_PAGE.encode('utf-8'), 'text/html; charset=utf-8')
+        if action in hostile.ACTIONS:
+            return hostile.apply(self, fault, req, Response)
         if action == 'garbage_bytes':
             garbage = bytes(bytearray((idx * 97 + 13) % 256 for idx in range(512)))
             return Response(200, garbage, render.JSON_CT if req.wants_json else render.XML_CT)
@@ -866,6 +871,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != 'HEAD' and resp.status != 204:
             self.wfile.write(resp.body)
+            if resp.chunks is not None:
+                self._write_chunks(resp.chunks)
+
+    def _write_chunks(self, chunks):
+        try:
+            for chunk in chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the client hung up: what a bounded client should do
+        self.close_connection = True
 
     def _reset_connection(self):
         self.log_line('reset')

@@ -35,6 +35,8 @@ VALUES = {
     "retries": (1, 2, 5, 6),
     "workers": (5, 6, 7, 8),
     "query_timeout": (101, 102, 103, 104),
+    "request_timeout": (101, 102, 103, 104),
+    "max_response_mb": (11, 12, 13, 14),
 }
 BASE = {"host": "base.example.com", "username": "base-user", "password": "base-pass"}
 
@@ -106,6 +108,8 @@ def test_option_precedence(option, level, captured, monkeypatch, isolated_settin
     """keyword > vars > env > ini: the option is set at `level` and every lower level; `level` must win."""
     if option == "validate_certs":
         values = tuple(index != level for index in range(len(LEVELS)))
+    elif option == "allow_plain_http":  # the winning level says True, the rest False
+        values = tuple(index == level for index in range(len(LEVELS)))
     else:
         values = VALUES[option]
     kwargs = {name: value for name, value in BASE.items() if name != option}

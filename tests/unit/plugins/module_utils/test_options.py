@@ -262,8 +262,33 @@ def test_bad_host_is_invalid_input(host):
     assert info.value.option == "host"
 
 
-def test_plain_http_warns():
+def test_plain_http_is_refused_without_the_opt_in():
+    # Issue 17 item 7: 0.1.0 only warned.
+    with pytest.raises(InvalidInputError) as info:
+        EmClient(ConnectionConfig.from_options(dict(GOOD, host="http://127.0.0.1:1")))
+    assert info.value.option == "host" and "allow_plain_http" in info.value.message and "unencrypted" in info.value.message
+
+
+@pytest.mark.parametrize("value", [True, "true", "yes"])
+def test_plain_http_with_the_opt_in_warns(value):
     warnings = []
-    client = EmClient(ConnectionConfig.from_options(dict(GOOD, host="http://127.0.0.1:1")), warn=warnings.append)
+    config = ConnectionConfig.from_options(dict(GOOD, host="http://127.0.0.1:1", allow_plain_http=value))
+    client = EmClient(config, warn=warnings.append)
     client.close()
     assert len(warnings) == 1 and "plain http" in warnings[0]
+
+
+def test_plain_http_opt_in_false_as_text_still_refuses():
+    with pytest.raises(InvalidInputError):
+        EmClient(ConnectionConfig.from_options(dict(GOOD, host="http://127.0.0.1:1", allow_plain_http="false")))
+
+
+def test_https_needs_no_opt_in():
+    EmClient(ConnectionConfig.from_options(dict(GOOD, host="https://127.0.0.1:1"))).close()
+
+
+@pytest.mark.parametrize("name, value", [("request_timeout", 0), ("request_timeout", 86401), ("max_response_mb", 0), ("max_response_mb", "big")])
+def test_request_bounds_are_validated(name, value):
+    with pytest.raises(InvalidInputError) as info:
+        ConnectionConfig.from_options(dict(GOOD, **{name: value}))
+    assert info.value.option == name
