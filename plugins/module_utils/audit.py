@@ -117,7 +117,9 @@ def run_audit(client, plan):
         "query_requests": client.stats["query_requests"],
     })
     report = evaluator.finish()
-    _mark_policy_data(report, policy_data)
+    # The inventory's per-backup-server evaluator finishes with (key, report) pairs, one report per backup server.
+    for each in (pair[1] for pair in report) if isinstance(report, list) else (report,):
+        _mark_policy_data(each, policy_data)
     return {"report": report, "truncated": truncated, "pages": client.stats["query_requests"], "counts": counts,
             "window": {"start": format_utc(plan.start), "end": format_utc(plan.end)}}
 

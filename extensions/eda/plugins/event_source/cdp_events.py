@@ -75,6 +75,23 @@ options:
     description: Parallel page requests of a large query. Environment C(VEEAM_EM_WORKERS).
     type: int
     default: 4
+  query_timeout:
+    description: Seconds one whole query (every page) may take, within one poll. Environment C(VEEAM_EM_QUERY_TIMEOUT).
+    type: int
+    default: 1800
+  allow_plain_http:
+    description: Allow an C(http://) host (test simulators only). Environment C(VEEAM_EM_ALLOW_PLAIN_HTTP).
+    type: bool
+    default: false
+  request_timeout:
+    description: Seconds one request may take in total, answer included. Environment C(VEEAM_EM_REQUEST_TIMEOUT).
+    type: int
+    default: 300
+  max_response_mb:
+    description:
+      - The largest answer read from EM, in MiB. Environment C(VEEAM_EM_MAX_RESPONSE_MB).
+      - By default 16 MiB plus 64 KiB per record of a page.
+    type: int
   interval:
     description:
       - Seconds between polls (a number, or a duration such as C(30s), C(5m)).

@@ -77,10 +77,10 @@ def complete(sim, vm, result="Failed", **extra):
 
 
 def session_polls(sim):
-    """Polls the simulator has seen: each starts with a probe of completed sessions, or of policies (verdicts only)."""
-    queries = [req["query"] for req in sim.query_requests() if "pageSize=1&" in req["query"]]
+    """Polls the simulator has seen: each starts with the first page of completed sessions, or of policies (verdicts only)."""
+    queries = [req["query"] for req in sim.query_requests() if req["query"].endswith("&page=1")]
     return max(sum(1 for query in queries if "State%3D%3D%22Completed%22%3BEndTimeUTC" in query),
-               sum(1 for query in queries if "type=CdpPolicy&format=References" in query))
+               sum(1 for query in queries if query.startswith("type=CdpPolicy&")))
 
 
 def info_record(sim, uid):
