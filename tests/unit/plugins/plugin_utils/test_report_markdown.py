@@ -89,5 +89,6 @@ def test_a_value_is_escaped_unless_explicitly_marked_markdown():
     rendered = template.render(cell="**a|b**\n<i>", fragment=Markdown("**bold**"), none=None)
     assert rendered == "| \\*\\*a\\|b\\*\\* &lt;i&gt; | **bold** | \\*\\*constant\\|\\*\\* |  |"
     # Markup is safe for HTML, not for Markdown; a Markdown fragment combined with plain text is plain text again.
-    assert template.render(cell=Markup("<b>*</b>"), fragment=Markdown("**") + "|", none=None) == "| &lt;b&gt;\\*&lt;/b&gt; | \\*\\*\\| | \\*\\*constant\\|\\*\\* |  |"
+    rendered = template.render(cell=Markup("<b>*</b>"), fragment=Markdown("**") + "|", none=None)
+    assert rendered == "| &lt;b&gt;\\*&lt;/b&gt; | \\*\\*\\| | \\*\\*constant\\|\\*\\* |  |"
     assert escape_markdown(escape_markdown("a|b")) == "a\\|b"
