@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from markupsafe import Markup
+
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance import evaluate
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.compliance_report import combine_reports
-from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_markdown import render_markdown
-from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.report_samples import NASTY, NOW, sample_report, session
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.report_markdown import ENVIRONMENT, Markdown, escape_markdown, render_markdown
+from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.report_samples import NASTY, NOW, contract_report, sample_report, session
 
 
 def test_markdown_escapes_and_summarises():
@@ -52,3 +55,40 @@ def test_combined_markdown_lists_every_em():
     text = render_markdown(combined)
     assert "## EM servers" in text and "| em3 | unreachable | incomplete | - | connection refused |" in text
     assert "| status | VM | EM | expected | waiver | policy |" in text
+
+
+# Markdown and HTML syntax, a link, a line break and control characters: nothing of it may reach the text raw.
+HOSTILE_FIELD = "<script>x</script>|`code`*b*_c_[l](javascript:alert(1))#~\nnext\x1b[31m\x00\x85"
+
+
+def _every_string(item, value):
+    """``item`` with every string in it (not the keys) replaced by ``value``."""
+    if isinstance(item, dict):
+        return {key: _every_string(sub, value) for key, sub in item.items()}
+    if isinstance(item, list):
+        return [_every_string(sub, value) for sub in item]
+    return value if isinstance(item, str) else item
+
+
+@pytest.mark.parametrize("report", [contract_report(), combine_reports([contract_report("em1"), sample_report("em2")])], ids=["single", "combined"])
+def test_no_string_field_reaches_the_markdown_unescaped(report):
+    text = render_markdown(_every_string(report, HOSTILE_FIELD))
+    shown = escape_markdown(HOSTILE_FIELD)
+    assert shown == ("&lt;script&gt;x&lt;/script&gt;\\|\\`code\\`\\*b\\*\\_c\\_\\[l\\](javascript:alert(1))\\#\\~ next\u241b\\[31m\u2400\ufffd")
+    assert text.count(shown) > 20
+    rest = text.replace(shown, "")  # whatever is left is the template's text and the report's numbers
+    for fragment in ("script", "javascript", "code", "next", "31m", "`", "\\|", "\\*", "\\_", "\\[", "\\#", "\\~", "&lt;"):
+        assert fragment not in rest, fragment
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", text)
+    for line in text.splitlines():
+        assert not line.startswith(("<", "next", "#~")), line
+
+
+def test_a_value_is_escaped_unless_explicitly_marked_markdown():
+    template = ENVIRONMENT.from_string("| {{ cell }} | {{ fragment }} | {{ '**constant|**' }} | {{ none }} |")
+    rendered = template.render(cell="**a|b**\n<i>", fragment=Markdown("**bold**"), none=None)
+    assert rendered == "| \\*\\*a\\|b\\*\\* &lt;i&gt; | **bold** | \\*\\*constant\\|\\*\\* |  |"
+    # Markup is safe for HTML, not for Markdown; a Markdown fragment combined with plain text is plain text again.
+    rendered = template.render(cell=Markup("<b>*</b>"), fragment=Markdown("**") + "|", none=None)
+    assert rendered == "| &lt;b&gt;\\*&lt;/b&gt; | \\*\\*\\| | \\*\\*constant\\|\\*\\* |  |"
+    assert escape_markdown(escape_markdown("a|b")) == "a\\|b"
