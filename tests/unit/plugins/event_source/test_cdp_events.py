@@ -502,7 +502,7 @@ def test_state_file_of_another_em_starts_afresh(sim, tmp_path, caplog):
 
 def test_verdict_interval_spaces_the_audits(sim):
     def audits():
-        return sum(1 for req in sim.query_requests() if "type=CdpPolicy&format=References" in req["query"])
+        return sum(1 for req in sim.query_requests() if req["query"].startswith("type=CdpPolicy&") and req["query"].endswith("&page=1"))
 
     async def scenario():
         async with Source(sim, verdicts=True, interval=0.1, verdict_interval=60) as source:
