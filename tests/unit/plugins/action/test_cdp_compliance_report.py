@@ -22,6 +22,8 @@ def run_action(args, check_mode=False):
     connection = MagicMock()
     connection._shell.tmpdir = None
     action = ActionModule(task=task, connection=connection, play_context=PlayContext(), loader=None, templar=None, shared_loader_obj=None)
+    # The plugin loader sets this; ansible-core before 2.19 names the plugin with it in argument errors.
+    action._load_name = task.action
     return action.run(task_vars={})
 
 
