@@ -2,7 +2,7 @@
 
 import threading
 
-from .hostile import ACTIONS as HOSTILE_ACTIONS
+from .hostile import ACTIONS as HOSTILE_ACTIONS, QUERY_ACTIONS as HOSTILE_QUERY_ACTIONS
 
 ON_KINDS = ('logon', 'logoff', 'query', 'task', 'policy', 'any')
 # Actions answered before normal processing.
@@ -10,7 +10,7 @@ PRE_ACTIONS = ('status', 'reset', 'delay', 'expire_session', 'body', 'empty_body
                'external_entity', 'wrong_content_type', 'garbage_bytes') + HOSTILE_ACTIONS
 # Actions that alter a normally produced response.
 POST_ACTIONS = ('truncated_xml', 'truncated_json', 'missing_paging_info', 'huge_pages_count',
-                'negative_pages_count', 'repeat_previous_page', 'bom_json')
+                'negative_pages_count', 'repeat_previous_page', 'bom_json') + HOSTILE_QUERY_ACTIONS
 ACTIONS = PRE_ACTIONS + POST_ACTIONS
 
 BILLION_LAUGHS = (

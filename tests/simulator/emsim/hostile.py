@@ -11,18 +11,58 @@ Installed like any fault (POST /_sim/faults), each with its own fields:
 - ``huge_body`` (any): answer 200 with ``Content-Length: size`` (default 500 MB) and stream that many bytes
   (a JSON prefix, then ``A``) in 1 MiB pieces, unless the client hangs up first.
 
-The endless/stuck paging attacks (F4) are the paging faults of faults.py (huge_pages_count,
-repeat_previous_page, missing_paging_info); the report attacks (F1, F8) need only hostile data.
+Query-answer actions (QUERY_ACTIONS), applied by the simulator to the page it produced:
+
+- ``endless`` (F4): the Nth answer (counted per fault, whatever page was asked for) is the items of page 1 with
+  UIDs suffixed ``-nN`` from the second answer on (new records each time) and ``PagesCount`` N + 1: the result
+  never ends and keeps growing, in whichever order the client reads the pages.
+- ``stuck`` (F4): every page is page 1 again (same UIDs), without ``PagingInfo``.
+- ``control_chars`` (F1): VM names, task names and reasons start with control characters, see CONTROL_JSON/CONTROL_XML.
 """
 
 import base64
 import binascii
 import json
+import re
 import time
 from urllib.parse import quote
 
 ACTIONS = ('echo_credentials', 'logon_session_id', 'trickle', 'huge_body')
+QUERY_ACTIONS = ('endless', 'stuck', 'control_chars')
 MIB = 1024 * 1024
+# NUL, BS, an ANSI colour sequence (ESC[31m), DEL and C1 CSI (U+009B, the one-byte form of ESC[): JSON escapes them all.
+CONTROL_JSON = '\x00\x08\x1b[31m\x7f\x9b31m'
+# XML 1.0 cannot carry NUL, BS or ESC, not even as character references (EM's XML writer could not send them);
+# DEL and C1 are legal XML characters, sent once raw and once as character references.
+CONTROL_XML = '\x7f\x9b31m&#x7f;&#x9b;0m'
+_UID = re.compile(r'(urn:veeam:CdpReplicaTaskSession:[0-9A-Fa-f-]+)')
+_JSON_TEXT = re.compile(r'("(?:VmDisplayName|vmDisplayName|Name|name|Reason|reason)":")')
+_XML_TEXT = re.compile(r'((?:\sName|\sVmDisplayName)="|<Reason>)')
+
+
+def query_page(fault, page):
+    """(the page whose items to serve, PagesCount to announce or None for the real one, with PagingInfo) of page."""
+    action = fault.action if fault is not None else None
+    if action == 'endless':
+        return 1, fault.fired + 1, True
+    if action == 'stuck':
+        return 1, None, False
+    return page, None, True
+
+
+def rewrite_query(fault, resp, as_json):
+    """Alter the body of a query answer the simulator produced for a QUERY_ACTIONS fault."""
+    action = fault.action
+    text = resp.body.decode('utf-8')
+    if action == 'endless' and fault.fired > 1:
+        text = _UID.sub(r'\1-n%d' % fault.fired, text)
+    elif action == 'control_chars':
+        if as_json:
+            text = _JSON_TEXT.sub(lambda match: match.group(1) + json.dumps(CONTROL_JSON)[1:-1], text)
+        else:
+            text = _XML_TEXT.sub(lambda match: match.group(1) + CONTROL_XML, text)
+    resp.body = text.encode('utf-8')
+    return resp
 
 
 def apply(sim, fault, req, response_class):

@@ -643,8 +643,11 @@ class Simulator(object):
         pages_count = (total + page_size - 1) // page_size if total else config['empty_pages_count']
         action = fault.action if fault is not None else None
         item_page = page - 1 if action == 'repeat_previous_page' and page > 1 else page
+        item_page, hostile_count, with_paging = hostile.query_page(fault, item_page)
         selected = index[(item_page - 1) * page_size:item_page * page_size]
-        if action == 'huge_pages_count':
+        if hostile_count is not None:
+            pages_count = hostile_count
+        elif action == 'huge_pages_count':
             pages_count = 2147483647
         elif action == 'negative_pages_count':
             pages_count = -1
@@ -662,7 +665,7 @@ class Simulator(object):
         items = [frag(idx, fmt, as_json) for idx in selected]
         links = self.paging_links(params, page_size, page, pages_count)
         body = self.query_body(qtype, fmt, items, links, page, page_size, pages_count, as_json,
-                               action != 'missing_paging_info', rend)
+                               with_paging and action != 'missing_paging_info', rend)
         if as_json and (config['json_bom'] or action == 'bom_json'):
             body = render.BOM + body
         resp = Response(200, body, render.JSON_CT if as_json else render.XML_CT)
@@ -671,6 +674,8 @@ class Simulator(object):
             resp.body = body[:cut]
             if fault.declare_full_length:
                 resp.declared_length = len(body)
+        if action in hostile.QUERY_ACTIONS:
+            resp = hostile.rewrite_query(fault, resp, as_json)
         if config['page_delay_ms']:
             time.sleep(config['page_delay_ms'] / 1000.0)
         if config['insert_between_pages']:

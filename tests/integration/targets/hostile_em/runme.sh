@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The security review's attacks (issue 17) end to end against the simulator's hostile-EM mode:
-# 1. cases.yml at -vvvv (module, lookup, role), then no credential anywhere in the output or the reports;
+# 1. cases.yml at -vvvv (module, lookup, role), then no credential anywhere in the output or the reports,
+#    and no raw control character in the reports of the control_chars answers;
 # 2. real SIGINT / SIGTERM while a query is mid-answer, counting logons and logoffs.
 set -eu
 
@@ -29,6 +30,7 @@ if [ "${leaks}" -ne 0 ]; then
     exit 1
 fi
 grep -q -F 'Authorization: Basic ********' "${work}/reports/"*.json || { echo "the reports do not show the masked echo" >&2; exit 1; }
+python3 check_control_chars.py "${work}/control_reports"
 
 state() { python3 simctl.py "${config}" state; }
 
