@@ -4,18 +4,23 @@
 
 - cdp_audit_deliver.yml uploads every report file to an artifact store (a loopback HTTP server here), also when
   the verdict fails the job, and records the AWX job in the evidence;
-- cdp_notify.yml, the workflow node after the audit, posts a message built from the audit's set_stats artifacts.
+- cdp_notify.yml, the workflow node after the audit, posts a message built from the audit's set_stats artifacts;
+- cdp_alert.yml, the short-interval alert, posts only the drift since its last run (history in an SQLite file).
 
 Run by `make awx-test`, like test_awx_job.py, whose helpers and fixtures these tests share.
 """
 
 from __future__ import annotations
 
+import datetime
+import glob
 import http.server
 import json
 import os
+import ssl
 import sys
 import threading
+import urllib.request
 
 import pytest
 
@@ -31,6 +36,9 @@ from test_awx_job import (  # pylint: disable=unused-import
 )
 
 TOKEN = 'store-token-%d' % os.getpid()
+# Read at import: the autouse fixture job_environment_only removes EM_SIM_* before each test.
+SIM_CONTROL_URL = os.environ.get('EM_SIM_CONTROL_URL')
+SIM_CA_PATH = os.environ.get('EM_SIM_CA_PATH')
 
 
 class Store(http.server.ThreadingHTTPServer):
@@ -143,3 +151,71 @@ def test_the_summary_node_refuses_to_run_without_an_audit_before_it(tmp_path, co
     runner, dummy = run_recipe(str(tmp_path), collections_dir, 'cdp_notify.yml', {'cdp_notify_url': store.url + '/h'}, {}, 'alone')
     assert runner.status == 'failed' and 'after the audit node' in runner.stdout.read()
     assert store.received == {}
+
+
+def sim_control(method, path, payload=None):
+    """Call the simulator's /_sim/ control API; return its JSON answer."""
+    if not SIM_CONTROL_URL:
+        pytest.fail('EM_SIM_CONTROL_URL not set: run these tests with `make awx-test` (the simulator must be up)')
+    body = None if payload is None else json.dumps(payload).encode('utf-8')
+    request = urllib.request.Request(SIM_CONTROL_URL + path, data=body, method=method, headers={'Content-Type': 'application/json'})
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=SIM_CA_PATH), timeout=30) as answer:
+        return json.load(answer)
+
+
+@pytest.fixture
+def sim_now():
+    """The simulator's data set "now"; the data are generated again as they were after the test, which changes them."""
+    now = sim_control('GET', '/state')['data']['now']
+    yield datetime.datetime.fromisoformat(now.replace('Z', '+00:00'))
+    sim_control('POST', '/reset', {'now': now})
+
+
+def alert_run(tmp_path, collections_dir, credential_type, simulator_credential, store, name, now):
+    """One scheduled run of cdp_alert.yml at `now`, sharing one history file; return (posted text or None, drift, job stdout)."""
+    private_data_dir = str(tmp_path / name)
+    envvars = inject_credential(credential_type, simulator_credential, private_data_dir)
+    extravars = {'cdp_notify_url': '%s/hooks/%s/%s' % (store.url, TOKEN, name), 'cdp_alert_history': str(tmp_path / 'history.sqlite'),
+                 'cdp_compliance_now': now.strftime('%Y-%m-%dT%H:%M:%SZ')}
+    runner, artifacts_dir = run_recipe(private_data_dir, collections_dir, 'cdp_alert.yml', extravars, envvars, name)
+    output = runner.stdout.read()
+    assert runner.status == 'successful', output
+    assert TOKEN not in output
+    counts = [em['drift'] for em in job_artifacts(artifacts_dir)['cdp_compliance']['ems'].values()]
+    [report_file] = glob.glob(os.path.join(private_data_dir, 'project', 'reports', '*.json'))
+    with open(report_file, encoding='utf-8') as report:
+        drift = json.load(report)['drift']
+    assert counts == [{key: len(drift[key]) for key in ('new', 'resolved', 'persisting', 'appeared', 'disappeared')}]
+    posted = store.received.get('/hooks/%s/%s' % (TOKEN, name))
+    return (json.loads(posted['body'])['text'] if posted else None), drift, output
+
+
+def test_the_alert_posts_only_what_changed_since_the_last_run(tmp_path, collections_dir, credential_type, simulator_credential, store,
+                                                              sim_now):
+    truth = sim_control('GET', '/truth')
+    healthy = [vm for policy in truth['policies'].values() for vm in policy['vms'] if vm not in truth['anomalous_vms']]
+    vm = healthy[0]
+
+    # A first audit has no previous audit to compare with: nothing to post.
+    text, drift, dummy = alert_run(tmp_path, collections_dir, credential_type, simulator_credential, store, 'first', sim_now)
+    assert drift['previous_audit'] is None and drift['persisting'] == [] and text is None
+    assert not any(finding['vm'] == vm for finding in drift['new'])
+
+    # The VM's running session fails half a minute later; the next run sees it.
+    sim_control('POST', '/complete', {'vm': vm, 'result': 'Failed', 'reason': 'Target datastore unavailable',
+                                      'end_time': (sim_now + datetime.timedelta(seconds=30)).strftime('%Y-%m-%dT%H:%M:%SZ')})
+    text, drift, dummy = alert_run(tmp_path, collections_dir, credential_type, simulator_credential, store, 'second',
+                                   sim_now + datetime.timedelta(minutes=1))
+    assert drift['previous_audit'] is not None and drift['persisting']
+    assert [(finding['vm'], finding['rule'], finding['code']) for finding in drift['new']] == [(vm, 'failures', 'replication_failed')], drift['new']
+    assert drift['resolved'] == drift['appeared'] == drift['disappeared'] == []
+    assert text is not None
+    assert 'New findings: VM %s (failures: replication_failed).' % vm in text, text
+    assert 'Resolved' not in text and 'Appeared' not in text and 'Disappeared' not in text, text
+
+    # Nothing changed since: nothing is posted.
+    text, drift, dummy = alert_run(tmp_path, collections_dir, credential_type, simulator_credential, store, 'third',
+                                   sim_now + datetime.timedelta(minutes=2))
+    assert drift['new'] == drift['resolved'] == drift['appeared'] == drift['disappeared'] == [] and drift['persisting']
+    assert text is None
+    assert sorted(store.received) == ['/hooks/%s/second' % TOKEN]
