@@ -110,13 +110,14 @@ def test_reports_are_uploaded_whatever_the_verdict(tmp_path, collections_dir, cr
     runner, artifacts_dir = run_recipe(str(tmp_path), collections_dir, 'cdp_audit_deliver.yml', extravars, envvars, 'deliver')
     assert runner.status == status, runner.stdout.read()
 
-    assert sorted(store.received) == ['/cdp-audit/em01/em01.html', '/cdp-audit/em01/em01.json', '/cdp-audit/em01/em01.junit.xml',
-                                      '/cdp-audit/em01/em01.md']
+    assert sorted(store.received) == ['/cdp-audit/em01/em01.csv', '/cdp-audit/em01/em01.html', '/cdp-audit/em01/em01.json',
+                                      '/cdp-audit/em01/em01.junit.xml', '/cdp-audit/em01/em01.md', '/cdp-audit/em01/em01.sha256']
     assert all(item['method'] == 'PUT' and item['authorization'] == 'Bearer ' + TOKEN for item in store.received.values())
     uploaded = json.loads(store.received['/cdp-audit/em01/em01.json']['body'])
     assert uploaded['verdict'] == job_artifacts(artifacts_dir)['cdp_compliance']['verdict'] == 'non_compliant'
     assert uploaded['evidence']['awx_job'] == {'id': '4711', 'template': 'CDP compliance audit with delivery', 'launched_by': 'auditor'}
     assert store.received['/cdp-audit/em01/em01.json']['content_type'] == 'application/json'
+    assert store.received['/cdp-audit/em01/em01.sha256']['content_type'].startswith('text/plain')
     # The bearer token stays out of the job output.
     assert TOKEN not in runner.stdout.read()
 
