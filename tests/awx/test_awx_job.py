@@ -37,7 +37,7 @@ COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', 
 CREDENTIAL_TYPE = os.path.join(COLLECTION_ROOT, 'docs', 'awx', 'credential_type.yml')
 PROJECT_PLAYBOOK = os.path.join(COLLECTION_ROOT, 'docs', 'awx', 'cdp_audit.yml')
 PROJECT_REQUIREMENTS = os.path.join(COLLECTION_ROOT, 'docs', 'awx', 'collections', 'requirements.yml')
-REPORT_FORMATS = {'json': '.json', 'html': '.html', 'junit': '.xml', 'markdown': '.md'}
+REPORT_FORMATS = {'json': '.json', 'html': '.html', 'junit': '.xml', 'markdown': '.md', 'csv': '.csv', 'sha256': '.sha256'}
 VERDICTS = ('compliant', 'warning', 'non_compliant', 'incomplete')
 
 
