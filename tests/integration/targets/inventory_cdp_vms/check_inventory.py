@@ -184,8 +184,8 @@ def check_constructed(inventory, default_hostvars):
     assert members(listing, "fast_rpo")
     for verdict in VERDICTS:
         assert members(listing, "verdict_" + verdict) == members(listing, "cdp_" + verdict), verdict
-    assert members(listing, "finding_freshness") == {name for name, v in hostvars.items() if "freshness" in v["em_findings"]}
-    assert members(listing, "finding_freshness")
+    assert members(listing, "finding_scope") == {name for name, v in hostvars.items() if "scope" in v["em_findings"]}
+    assert members(listing, "finding_scope")
 
     strict = inventory.run("strict", {"strict": True, "compose": {"broken": "no_such_variable + 1"}}, "--list")
     assert strict.returncode != 0 and "no_such_variable" in strict.stderr, strict.stderr
