@@ -111,7 +111,9 @@ class CdpWatcher:
         self._clock = clock
         # Open for the source's whole life: one logon reused across polls, logged off by close().
         self._stack = contextlib.ExitStack()
-        self.client = self._stack.enter_context(open_client(options["connection"], warn=warn or self._log, log=self._log))
+        # ansible-rulebook handles SIGTERM itself and cancels the source, whose close() logs off.
+        self.client = self._stack.enter_context(open_client(options["connection"], warn=warn or self._log, log=self._log,
+                                                            catch_signals=False))
         self.em_host = self.client.base_url
         self.state = WatchState.load(options["state_file"], self.em_host, self._log)
         self._last_verdicts = None

@@ -24,17 +24,20 @@ from .query import run_query, truncation_warning
 
 
 @contextlib.contextmanager
-def open_client(options, warn=None, log=None, register_secret=None, *, require_credentials=True):
+def open_client(options, warn=None, log=None, register_secret=None, *, require_credentials=True, catch_signals=True):
     """Validate the connection options, then yield an EmClient that logs off (if it logged on) when the block ends.
 
     ``options`` is any mapping holding the connection option names (module params, lookup options);
     ``register_secret`` receives every secret the client learns, so the caller can mask it in its output.
+    ``catch_signals=False`` is for a long-lived caller with its own shutdown path (the EDA event source, whose
+    host process handles SIGTERM and cancels it): the signals stay with that process.
     """
     config = ConnectionConfig.from_options(options, require_credentials=require_credentials)
     if not HAS_REQUESTS:
         raise EmError("Failed to import the required Python library (requests) on %s's Python %s: %s. Install it (pip install requests) "
                       "or set ansible_python_interpreter to a Python that has it." % (platform.node(), sys.executable, REQUESTS_IMPORT_ERROR))
-    with interruptible(), EmClient(config, warn=warn, log=log, register_secret=register_secret) as client:
+    with interruptible() if catch_signals else contextlib.nullcontext(), \
+            EmClient(config, warn=warn, log=log, register_secret=register_secret) as client:
         yield client
 
 
