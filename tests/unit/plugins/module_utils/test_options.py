@@ -284,7 +284,10 @@ def test_plain_http_opt_in_false_as_text_still_refuses():
 
 
 def test_https_needs_no_opt_in():
-    EmClient(ConnectionConfig.from_options(dict(GOOD, host="https://127.0.0.1:1"))).close()
+    warnings = []
+    client = EmClient(ConnectionConfig.from_options(dict(GOOD, host="https://127.0.0.1:1")), warn=warnings.append)
+    client.close()
+    assert client.base_url == "https://127.0.0.1:1" and warnings == []
 
 
 @pytest.mark.parametrize("name, value", [("request_timeout", 0), ("request_timeout", 86401), ("max_response_mb", 0), ("max_response_mb", "big")])
