@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils import decode as decode_module
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.decode import (
     Page,
     decode_document,
@@ -39,6 +40,15 @@ NS = 'xmlns="http://www.veeam.com/ent/v1.0"'
 BASE = "https://localhost:9398/api"
 SERVER_LINK = {"rel": "Up", "type": "BackupServerReference", "href": BASE + "/backupServers/beda8585-1354-451c-afe2-646dcf42afa6",
                "name": "backupsrv29.tech.local"}
+
+
+@pytest.fixture(autouse=True, params=["msgspec", "stdlib json"])
+def json_parser(request, monkeypatch):
+    """Every test here runs with each JSON parser: msgspec when installed, and the standard library."""
+    if request.param == "msgspec" and not decode_module.HAS_MSGSPEC:
+        pytest.skip("msgspec is not installed")
+    monkeypatch.setattr(decode_module, "HAS_MSGSPEC", request.param == "msgspec")
+    return request.param
 
 
 def _expected(guid, name, policy_guid, policy_name, created, ended, duration):
