@@ -31,6 +31,7 @@ from .errors import ApiError, CommunicationError, TLSError
 from .filters import all_of, any_of, comparison, wrap_raw
 from .paging import QueryIterator, QuerySpec
 from .query import paging_limits, text_values
+from .records import fold_task_session
 from .timeutil import format_utc
 from .version import COLLECTION_VERSION
 
@@ -69,8 +70,9 @@ def prepare_audit(params):
     scope_terms.append(wrap_raw(params.get("filter")))
     # Sessions overlapping the window: created before it ends, and ended after it starts or still open.
     window_terms = [comparison("CreationTimeUTC", "<=", end), any_of([comparison("EndTimeUTC", ">=", start), comparison("State", "!=", "Completed")])]
+    # The evaluator keeps no record: fold_task_session builds only what it reads.
     task_spec = query_spec(CDP_TASK_SESSION.name, all_of(window_terms + scope_terms), sort_field="CreationTimeUTC", page_size=page_size,
-                           response_format=params.get("response_format") or "json")
+                           response_format=params.get("response_format") or "json", normalise=fold_task_session)
     evaluator = ComplianceEvaluator(rules=params.get("rules"), now=now, window={"start": start, "end": end},
                                     expected_vms=params.get("expected_vms"), waivers=params.get("waivers"))
     return AuditPlan(evaluator, task_spec, start, end, now, max_records, params.get("include_policies", True),

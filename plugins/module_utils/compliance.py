@@ -44,6 +44,7 @@ MAX_MERGE_TOLERANCE = 5.0
 
 _STATES = (STATE_RUNNING, STATE_PENDING, STATE_COMPLETED)
 _STATE_ALIASES = {field_key(state): state for state in _STATES}
+_NOT_FOLDED = object()
 
 
 class ComplianceEvaluator:
@@ -123,7 +124,10 @@ class ComplianceEvaluator:
             add(record)
 
     def add_session(self, record):
-        """Fold one normalised CDP task-session record into the per-VM state."""
+        """Fold one normalised CDP task-session record into the per-VM state.
+
+        A record from records.fold_task_session brings its times as seconds too (start_s, end_s): they are not parsed again.
+        """
         self._received += 1
         get = record.get
         name = get("vm_display_name")
@@ -134,7 +138,10 @@ class ComplianceEvaluator:
         if vm is None:
             vm = self._vms[name] = VmState()
         vm.sessions += 1
-        start = em_epoch(get("creation_time_utc"))
+        start = get("start_s", _NOT_FOLDED)
+        folded = start is not _NOT_FOLDED
+        if not folded:
+            start = em_epoch(get("creation_time_utc"))
         if start is None:
             vm.invalid += 1
             self._invalid += 1
@@ -144,8 +151,12 @@ class ComplianceEvaluator:
         state = get("state")
         if state not in _STATES:
             state = _STATE_ALIASES.get(field_key(state), state)
-        end_text = get("end_time_utc")
-        vm.add(start, em_epoch(end_text) if end_text else None, state, record, self.window, self._tolerance)
+        if folded:
+            end = get("end_s")
+        else:
+            end_text = get("end_time_utc")
+            end = em_epoch(end_text) if end_text else None
+        vm.add(start, end, state, record, self.window, self._tolerance)
 
     # -- joins
 

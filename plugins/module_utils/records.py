@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from .decode import key_lookup, lower_keys
 from .errors import DecodeError
-from .timeutil import em_time_text, format_utc, parse_em_time
+from .timeutil import em_epoch, em_time_text, format_utc, parse_em_time
 
 _SNAKE_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
@@ -79,12 +79,21 @@ def _int(value):
         return None
 
 
+_server_urns = {}
+
+
 def backup_server_urn(href):
     """urn:veeam:BackupServer:<guid> from a BackupServerReference link's Href (its last path segment); None without one."""
     if not href or not isinstance(href, str):
         return None
-    guid = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return "urn:veeam:BackupServer:%s" % guid if guid else None
+    urn = _server_urns.get(href)
+    if urn is None:
+        guid = href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        urn = "urn:veeam:BackupServer:%s" % guid if guid else ""
+        # Every session names one of a few backup servers: parse each href once.
+        if len(_server_urns) < 1024:
+            _server_urns[href] = urn
+    return urn or None
 
 
 def backup_server_from_links(record):
@@ -165,23 +174,31 @@ def _pascal_up_links(links):
     return server_href, server_name, policy_session_name
 
 
+def _task_values(raw, include_links):
+    """The raw values of _TASK_FIELDS (links normalised when include_links), then (backup server href, backup server
+    name, policy session name) from EM's Up links."""
+    if "UID" in raw:
+        values = list(map(raw.get, _PASCAL_NAMES))
+        links = values[-1]
+        facts = _pascal_up_links(links) if links.__class__ is list and not include_links else None
+        if facts is None:
+            links = values[-1] = _pascal_links(links) if isinstance(links, list) else normalise_links(links)
+    else:
+        item = lower_keys(raw)
+        values = list(map(item.get, _LOWER_NAMES))
+        links = values[-1] = normalise_links(values[-1])
+        facts = None
+    return values, facts or _up_links(links)
+
+
 def normalise_task_session(raw, include_links=False):
     """A raw CdpReplicaTaskSession item -> the normalised record documented in docs/architecture.md.
 
     The record carries what EM's links say (backup server, policy session name); the links themselves,
     most of the record's size, are added only with include_links.
     """
-    if "UID" in raw:
-        uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(raw.get, _PASCAL_NAMES)
-        facts = _pascal_up_links(links) if links.__class__ is list and not include_links else None
-        if facts is None:
-            links = _pascal_links(links) if isinstance(links, list) else normalise_links(links)
-    else:
-        item = lower_keys(raw)
-        uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = map(item.get, _LOWER_NAMES)
-        links = normalise_links(links)
-        facts = None
-    server_href, server_name, policy_session_name = facts or _up_links(links)
+    values, (server_href, server_name, policy_session_name) = _task_values(raw, include_links)
+    uid, name, vm, policy_session, created, ended, state, result, reason, size, href, links = values
     created, created_text = _task_time(created)
     ended, ended_text = _task_time(ended)
     record = {
@@ -204,6 +221,49 @@ def normalise_task_session(raw, include_links=False):
     if include_links:
         record["links"] = links
     return record
+
+
+def fold_task_session(raw):
+    """The part of normalise_task_session(raw) the compliance evaluator reads, plus the two times as seconds since
+    the epoch (start_s, end_s; None where em_epoch() of the time's text is None), so that it parses none of them again.
+
+    For the audit, which folds each session into the evaluator and keeps no record: same fields, same values, same
+    DecodeError for a bad time, without href, total_size, duration_seconds and links.
+    """
+    values, (server_href, server_name, policy_session_name) = _task_values(raw, False)
+    uid, name, vm, policy_session, created, ended, state, result, reason = values[:9]
+    created, created_text = _task_time(created)
+    ended, ended_text = _task_time(ended)
+    return {
+        "uid": _text(uid),
+        "name": _text(name),
+        "vm_display_name": _text(vm),
+        "policy_session_uid": _text(policy_session),
+        "policy_session_name": policy_session_name,
+        "backup_server_uid": backup_server_urn(server_href),
+        "backup_server_name": server_name,
+        "creation_time_utc": created_text,
+        "end_time_utc": ended_text,
+        "state": _text(state),
+        "result": _text(result),
+        "reason": _text(reason),
+        "start_s": _text_epoch(created, created_text),
+        "end_s": _text_epoch(ended, ended_text),
+    }
+
+
+def _text_epoch(moment, text):
+    """em_epoch(text) for the text _task_time() gave with moment, without parsing it again.
+
+    The text shows moment to the millisecond. A year before 1000 comes unpadded out of format_utc(), text no
+    parser reads: em_epoch() judges that one.
+    """
+    if moment is None:
+        return None
+    if text[4:5] != "-":
+        return em_epoch(text)
+    micro = moment.microsecond % 1000
+    return (moment.replace(microsecond=moment.microsecond - micro) if micro else moment).timestamp()
 
 
 def normalise_generic(raw):
