@@ -15,6 +15,7 @@ import dataclasses
 import gc
 import json
 import math
+import re
 import time
 from typing import Callable, Optional
 from urllib.parse import quote
@@ -125,12 +126,33 @@ def _time_key(text):
     return seconds, fraction.ljust(9, "0")
 
 
-def record_identity(raw):
-    """What deduplicates a raw item: its UID, or (an item without one) its whole content."""
+# EM's UIDs end in a lower-case GUID: urn:veeam:CdpReplicaTaskSession:0b1e4c02-....
+_GUID_TAIL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# UID prefixes numbered per query; a UID with another prefix stays text. A query has one or two.
+MAX_UID_PREFIXES = 64
+
+
+def record_identity(raw, prefixes):
+    """What deduplicates a raw item: its UID, or (an item without one) its whole content.
+
+    Two items are the same exactly when their UIDs are equal. A text UID that ends in a lower-case GUID becomes an int,
+    its prefix's number in prefixes (a dict kept per query) above the GUID's 128 bits: less than half the memory of
+    the text in the sets that remember a million UIDs. Any other text UID stays text, which no int equals; a UID of
+    another type (JSON) goes in a tuple, which neither equals.
+    """
     uid = record_uid(raw)
-    if uid is not None:
-        return uid
-    return json.dumps(raw, sort_keys=True, default=str)
+    if uid is None:
+        return json.dumps(raw, sort_keys=True, default=str)
+    if not isinstance(uid, str):
+        return (uid,)
+    if len(uid) >= 36 and _GUID_TAIL.fullmatch(uid, len(uid) - 36):
+        prefix = uid[:-36]
+        number = prefixes.get(prefix)
+        if number is None and len(prefixes) < MAX_UID_PREFIXES:
+            number = prefixes[prefix] = len(prefixes)
+        if number is not None:
+            return number << 128 | int(uid[-36:].replace("-", ""), 16)
+    return uid
 
 
 def local_order(items, field, descending):
@@ -170,8 +192,10 @@ class QueryIterator:
         self.yielded = 0
         self.pages_read = 0
         self._seen = set()
-        # What this pass has seen: a page that adds nothing to it repeats an earlier page.
-        self._pass_seen = set()
+        # What this pass has seen: a page that adds nothing to it repeats an earlier page. The first pass sees what
+        # _seen holds, so it shares that set; later passes start their own.
+        self._pass_seen = self._seen
+        self._uid_prefixes = {}
         timeout = getattr(client.config, "query_timeout", None)
         self._deadline = time.monotonic() + timeout if timeout else None
         # No order asked for: oldest first on the pin field, a deterministic stand-in for EM's undocumented default order.
@@ -230,14 +254,15 @@ class QueryIterator:
         if self._one_page(first):
             self.passes = 1
             # Known before the first record leaves, so a caller that stops early (max_records) still learns it.
-            self.total = len({record_identity(raw) for raw in first.items})
+            self.total = len({self._identity(raw) for raw in first.items})
             yield from self._new_records(self._in_requested_order(first.items))
             return
         filter_expression = self._pinned_filter()
         attempts = self.client.config.retries + 1
         while True:
             self.passes += 1
-            self._pass_seen = set()
+            if self.passes > 1:
+                self._pass_seen = set()
             problems = []
             yield from self._one_pass(filter_expression, first, problems)
             if not problems:
@@ -273,7 +298,7 @@ class QueryIterator:
         yield from self._pages(filter_expression, start, last, offset, problems)
         if self._role == "tail":
             yield from self._new_records(first.items[::-1])
-        elif self._role == "pin" and not {record_identity(raw) for raw in first.items} <= self._seen:
+        elif self._role == "pin" and not {self._identity(raw) for raw in first.items} <= self._seen:
             problems.append("records of the first answer were missing from the pages")
 
     def _pages(self, filter_expression, page_no, last, offset, problems):
@@ -353,15 +378,20 @@ class QueryIterator:
             (self.spec.query_type, self.passes, self.announced_pages or 0, self.yielded, why),
             expected=self.announced_pages, received=self.yielded)
 
+    def _identity(self, raw):
+        return record_identity(raw, self._uid_prefixes)
+
     def _new_records(self, items):
         normalise = self.spec.normalise
         seen = self._seen
         pass_seen = self._pass_seen
+        prefixes = self._uid_prefixes
         for raw in items:
-            identity = record_identity(raw)
-            pass_seen.add(identity)
+            identity = record_identity(raw, prefixes)
             if identity in seen:
+                pass_seen.add(identity)
                 continue
             seen.add(identity)
+            pass_seen.add(identity)
             self.yielded += 1
             yield normalise(raw) if normalise else raw

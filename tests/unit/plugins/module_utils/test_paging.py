@@ -7,12 +7,24 @@ records without UIDs, the query string, and gc_paused."""
 from __future__ import annotations
 
 import gc
+import json
+import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import ApiError, IncompleteResultError
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.paging import QueryIterator, QuerySpec, gc_paused, query_params
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.paging import (
+    MAX_UID_PREFIXES,
+    QueryIterator,
+    QuerySpec,
+    gc_paused,
+    query_params,
+    record_identity,
+)
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query import prepare_cdp_query, prepare_generic_query, run_query
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.records import record_uid
 from ansible_collections.veeam.enterprise_manager.tests.unit.plugins.module_utils.test_client import (
     PAGE,
     assert_no_open_session,
@@ -28,6 +40,15 @@ NO_UID_PAGE = ('<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><Cd
                '<CdpReplicaTaskSession Name="b" VmDisplayName="vm"><CreationTimeUTC>2025-06-20T10:00:00Z</CreationTimeUTC>'
                '<State>Completed</State></CdpReplicaTaskSession>'
                '</CdpReplicaTaskSessions></Entities><PagingInfo PagesCount="%d" PageSize="5" PageNum="1" /></QueryResult>')
+
+GUID = "0b1e4c02-6a4f-4e8b-9b1a-3f2d5c6e7a8b"
+TASK = "urn:veeam:CdpReplicaTaskSession:"
+# One UID twice, and the same GUID in capitals and in braces: EM's UIDs are compared as text, so three records.
+UID_PAGE = ('<QueryResult xmlns="http://www.veeam.com/ent/v1.0"><Entities><CdpReplicaTaskSessions>' + "".join(
+    '<CdpReplicaTaskSession UID="%s" Name="%s" VmDisplayName="vm"><CreationTimeUTC>2025-06-20T10:00:00Z</CreationTimeUTC>'
+    '<State>Completed</State></CdpReplicaTaskSession>' % (uid, name) for name, uid in (
+        ("a", TASK + GUID), ("a again", TASK + GUID), ("capitals", TASK + GUID.upper()), ("braces", TASK + "{%s}" % GUID))) +
+    '</CdpReplicaTaskSessions></Entities><PagingInfo PagesCount="1" PageSize="5" PageNum="1" /></QueryResult>')
 
 
 @pytest.fixture
@@ -152,6 +173,57 @@ def test_records_without_uid_are_not_repeated_by_another_pass(em_sim):
     # The first answer, then 4 passes of the 2 pages before the last.
     assert len(em_sim.query_requests()) == 1 + 4 * 2
     assert_no_open_session(em_sim)
+
+
+def test_a_uid_dedupes_as_text_whatever_its_form(em_sim):
+    _serve_for_every_query(em_sim, UID_PAGE)
+    result, dummy = fetch(em_sim)
+    names = [record["name"] for record in result["sessions"]]
+    assert len(names) == 3 and {"capitals", "braces"} < set(names) and len({"a", "a again"} & set(names)) == 1
+    assert result["count"] == result["total"] == 3
+
+
+def test_uids_ending_in_a_lower_case_guid_are_ints():
+    prefixes = {}
+    identity = record_identity({"UID": TASK + GUID}, prefixes)
+    assert identity == uuid.UUID(GUID).int and prefixes == {TASK: 0}
+    assert record_identity({"uid": "urn:veeam:CdpReplicaSession:" + GUID}, prefixes) == 1 << 128 | uuid.UUID(GUID).int
+    for text in (TASK + GUID.upper(), TASK + "{%s}" % GUID, TASK + GUID.replace("-", ""), TASK + GUID + " ", "x" + GUID[1:]):
+        assert record_identity({"UID": text}, prefixes) == text
+    assert record_identity({"UID": 5}, prefixes) == (5,)
+    assert record_identity({"Name": "no uid"}, prefixes) == json.dumps({"Name": "no uid"})
+
+
+def test_uid_prefixes_beyond_the_limit_stay_text():
+    prefixes = {}
+    for number in range(MAX_UID_PREFIXES + 3):
+        uid = "urn:veeam:Type%d:%s" % (number, GUID)
+        identity = record_identity({"UID": uid}, prefixes)
+        assert identity == (number << 128 | uuid.UUID(GUID).int if number < MAX_UID_PREFIXES else uid)
+    assert len(prefixes) == MAX_UID_PREFIXES
+
+
+def _text_identity(raw):
+    """The identity as it was before UIDs became ints: the UID itself, or the item's content."""
+    uid = record_uid(raw)
+    return uid if uid is not None else json.dumps(raw, sort_keys=True, default=str)
+
+
+GUIDS = st.sampled_from([GUID, GUID.upper(), "{%s}" % GUID, GUID[:-1] + "c", "00000000-0000-0000-0000-000000000005", "+0000000-0000-0000-0000-000000000005"])
+UIDS = st.one_of(
+    st.builds(lambda prefix, guid: prefix + guid, st.sampled_from(["", TASK, "urn:veeam:CdpReplicaSession:", "x:"]), GUIDS),
+    st.integers(min_value=0, max_value=2 ** 130), st.sampled_from([5, 5.0, True, 1, "5", None, ""]), st.text(max_size=40))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(UIDS, min_size=2, max_size=8))
+def test_identities_are_equal_exactly_when_the_uids_are(values):
+    prefixes = {}
+    items = [{"UID": value, "Name": str(index % 2)} for index, value in enumerate(values)]
+    for first in items:
+        for second in items:
+            same_before = _text_identity(first) == _text_identity(second)
+            assert (record_identity(first, prefixes) == record_identity(second, prefixes)) == same_before
 
 
 def test_iterator_reports_total_pin_and_passes(em_sim, baseline):
