@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 from ansible_collections.veeam.enterprise_manager.plugins.modules import query_info as module
-from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.info_action import InfoQueryAction
+from ansible_collections.veeam.enterprise_manager.plugins.plugin_utils.info_action import InProcessModuleAction
 
 
-class ActionModule(InfoQueryAction):
+class ActionModule(InProcessModuleAction):
     argument_spec = module.ARGUMENT_SPEC
     module_run = staticmethod(module.run)
+    module_check_mode = module.SUPPORTS_CHECK_MODE

@@ -188,6 +188,8 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner im
 
 ARGUMENT_SPEC = get_spec("connection", "audit", "cdp_filters.vm_display_name", "cdp_filters.backup_server_name", "query.filter", "paging",
                          "provenance", "history")
+# Read by the in-process action too (plugins/action/cdp_compliance_info.py).
+SUPPORTS_CHECK_MODE = True
 
 
 def run(module, client):
@@ -207,7 +209,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=SUPPORTS_CHECK_MODE)
     execute(module, run)
 
 

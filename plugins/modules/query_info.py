@@ -113,6 +113,8 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.query imp
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute, run_info_query
 
 ARGUMENT_SPEC = get_spec("connection", "query", "paging", "generic")
+# Read by the in-process action too (plugins/action/query_info.py).
+SUPPORTS_CHECK_MODE = True
 
 
 def run(module, client):
@@ -120,7 +122,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=SUPPORTS_CHECK_MODE)
     execute(module, run)
 
 

@@ -101,6 +101,8 @@ from ansible_collections.veeam.enterprise_manager.plugins.module_utils.options i
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import execute
 
 ARGUMENT_SPEC = dict(get_spec("connection"), state={"type": "str", "default": "present", "choices": ["present", "absent"]})
+# Read by the in-process action too (plugins/action/session.py).
+SUPPORTS_CHECK_MODE = True
 
 
 def run(module, client):
@@ -123,9 +125,14 @@ def run(module, client):
             "base_url": client.base_url}
 
 
+def requires_credentials(params):
+    """Logoff needs only the session id; logon needs the credentials."""
+    return params["state"] == "present"
+
+
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    execute(module, run, require_credentials=module.params["state"] == "present")
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=SUPPORTS_CHECK_MODE)
+    execute(module, run, require_credentials=requires_credentials(module.params))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the veeam.enterprise_manager collection
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run a query info module inside the controller process when the task runs on the controller anyway.
+"""Run an EM module inside the controller process when the task runs on the controller anyway.
 
 A module run serialises every record three times (the module's no_log scrub, its JSON output, the
-controller's JSON parse); for 100,000 sessions that is most of the task's time and memory. When the
-task's connection is local, the module's own ARGUMENT_SPEC and run() execute here instead, through
-the same client opener (runner.open_client), with the same secret masking of the result. Anything
+controller's JSON parse); for 100,000 sessions that is most of the task's time and memory. Even a small
+task pays for building and shipping the module and starting a Python interpreter, about a second of
+controller CPU, which is what auditing many EMs in one play adds up. When the task's connection is
+local, the module's own ARGUMENT_SPEC and run() execute here instead, through the same client opener
+(runner.open_client), with the same secret masking of the result and the same check mode. Anything
 else (a remote or become connection, a task `environment`, async) runs the module as usual.
 """
 
@@ -30,10 +32,16 @@ display = Display()
 
 
 class _TaskParams:
-    """The part of AnsibleModule that the info modules' run() uses."""
+    """The part of AnsibleModule that the modules' run() uses.
 
-    def __init__(self, params):
+    no_log_values starts with the values of the spec's no_log options; the client adds the secrets it learns
+    (runner.open_client's register_secret) and run() may add or discard some, as with AnsibleModule.
+    """
+
+    def __init__(self, params, check_mode, no_log_values):
         self.params = params
+        self.check_mode = check_mode
+        self.no_log_values = no_log_values
         self.warnings = []
 
     def warn(self, message):
@@ -88,14 +96,23 @@ def _scalars(result):
     return texts, numbers
 
 
-class InfoQueryAction(ActionBase):
-    """Subclasses set argument_spec and module_run to the module's ARGUMENT_SPEC and run."""
+class InProcessModuleAction(ActionBase):
+    """Subclasses set argument_spec, module_run and module_check_mode to the module's ARGUMENT_SPEC, run and
+    SUPPORTS_CHECK_MODE (what its main() gives AnsibleModule)."""
 
     TRANSFERS_FILES = False
+    # Check mode is the module's to decide, in process as in the module (module_check_mode).
     _supports_check_mode = True
     _supports_async = True
     argument_spec = {}
     module_run = None
+    module_check_mode = True
+
+    @staticmethod
+    def requires_credentials(params):
+        """Whether the task needs credentials when no session_id is given, as the module's main() tells execute()."""
+        del params
+        return True
 
     def _runs_on_this_controller(self):
         args = self._task.args
@@ -117,18 +134,22 @@ class InfoQueryAction(ActionBase):
             result.update(self._execute_module(module_name=self._task.action, task_vars=task_vars))
             return result
         try:
-            dummy, params = self.validate_argument_spec(argument_spec=self.argument_spec)
+            validation, params = self.validate_argument_spec(argument_spec=self.argument_spec)
         except AnsibleActionFail as exc:
             # Name the module as the module path would, not this plugin's Python path.
             result.update(failed=True, msg=str(exc).replace("(%s)" % self._load_name, "(%s)" % self._task.action))
             return result
-        task = _TaskParams(params)
-        secrets = set()
+        if self._task.check_mode and not self.module_check_mode:
+            result.update(skipped=True, msg="remote module (%s) does not support check mode" % self._task.action)
+            return result
+        # The values AnsibleModule masks: every no_log option's (fallbacks included), then the secrets the client learns.
+        task = _TaskParams(params, bool(self._task.check_mode), set(validation._no_log_values))
         try:
-            with open_client(params, warn=task.warn, log=display.vvv, register_secret=secrets.add) as client:
+            with open_client(params, warn=task.warn, log=display.vvv, register_secret=task.no_log_values.add,
+                             require_credentials=self.requires_credentials(params)) as client:
                 result.update(type(self).module_run(task, client))
         except EmError as exc:
             result.update(failed_result(exc))
         if task.warnings:
             result["warnings"] = task.warnings
-        return mask_secrets(result, secrets)
+        return mask_secrets(result, task.no_log_values)

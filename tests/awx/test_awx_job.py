@@ -266,7 +266,8 @@ def test_violation_fails_job_after_publishing(tmp_path, collections_dir, credent
     assert overall['verdict'] == 'non_compliant'
     assert_reports(os.path.join(private_data_dir, 'project'), overall)
     failed = [event for event in job_events(artifacts_dir) if event['event'] == 'runner_on_failed']
-    assert [event['event_data']['task'] for event in failed] == ['Fail when the verdict is not acceptable']
+    assert [event['event_data']['task'] for event in failed] == [
+        'Fail when the verdict is not acceptable or the audit could not be recorded in the history store']
     assert_no_secret(private_data_dir, artifacts_dir, runner, simulator_credential)
 
 

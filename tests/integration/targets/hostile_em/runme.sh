@@ -2,7 +2,7 @@
 # The security review's attacks (issue 17) end to end against the simulator's hostile-EM mode:
 # 1. cases.yml at -vvvv (module, lookup, role), then no credential anywhere in the output or the reports,
 #    and no raw control character in the reports of the control_chars answers;
-# 2. real SIGINT / SIGTERM while a query is mid-answer, counting logons and logoffs.
+# 2. real SIGINT / SIGTERM while a query (of a module, an in-process action, the role) is mid-answer, counting logons and logoffs.
 set -eu
 
 config="$(cd ../.. && pwd)/integration_config.yml"
@@ -34,12 +34,12 @@ python3 check_control_chars.py "${work}/control_reports"
 
 state() { python3 simctl.py "${config}" state; }
 
-interrupt() {  # $1 run_as (action or module), $2 signal, $3 group (kill the process group, as a terminal's Ctrl-C) or main
+interrupt() {  # $1 run_as (action, module or role), $2 signal, $3 group (kill the process group, as a terminal's Ctrl-C) or main
     local before open logons logoffs queries pid waited
     python3 simctl.py "${config}" faults '{"faults": [{"on": "query", "action": "trickle", "every_ms": 500, "size": 100000, "times": -1}]}'
     read -r open logons logoffs queries <<<"$(state)"
     before="${open} ${logons} ${logoffs} ${queries}"
-    setsid ansible-playbook -i "${INVENTORY_PATH}" -e "@${config}" -e "run_as=$1" interrupted.yml >"${work}/interrupted-$1-$2-$3.log" 2>&1 &
+    setsid ansible-playbook -i "${INVENTORY_PATH}" -e "@${config}" -e "run_as=$1" -e "report_dir=${work}/interrupted-reports" interrupted.yml >"${work}/interrupted-$1-$2-$3.log" 2>&1 &
     pid=$!
     waited=0
     # Wait until the task has logged on and is reading the trickled answer.
@@ -70,4 +70,7 @@ interrupt action INT group
 interrupt action TERM main
 interrupt module INT group
 interrupt module TERM main
+# The role's audit task logs on and off itself: no logoff task that an interrupt could skip.
+interrupt role INT group
+interrupt role TERM main
 echo "hostile_em: passed"
