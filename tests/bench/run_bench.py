@@ -491,6 +491,8 @@ class Bench:
     def stage_profile(self):
         import profile_paths  # pylint: disable=import-outside-toplevel
         stages = profile_paths.stage_profile(self.sim, tuple(self.facts["window_100k"]), 100000, bl.RESULTS_DIR)
+        stages.update(profile_paths.profile_audit(self.direct_audit, self.facts["window_100k"],
+                                                  os.path.join(bl.RESULTS_DIR, "profile-audit-100k.txt")))
         self.raw["stage_profile_100k"] = stages
         return stages
 
