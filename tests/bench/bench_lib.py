@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import bisect
+import collections
 import json
 import os
 import signal
@@ -75,6 +76,11 @@ class Simulator:
         return False
 
     def start(self, timeout=120):
+        self.launch()
+        return self.wait_started(timeout)
+
+    def launch(self):
+        """Start the process and return at once; wait_started() waits for its port (so many can start in parallel)."""
         os.makedirs(self.state_dir, exist_ok=True)
         port_file = os.path.join(self.state_dir, "port")
         if os.path.exists(port_file):
@@ -85,6 +91,10 @@ class Simulator:
             # A session of its own, so that stop() can signal the simulator and nothing else.
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
                                             start_new_session=True)
+        return self
+
+    def wait_started(self, timeout=120):
+        port_file = os.path.join(self.state_dir, "port")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -202,8 +212,21 @@ def write_wrapper_interpreter(directory):
     return path
 
 
-def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200):
-    """Run ansible-playbook; returns (wall seconds, wait4 ru_maxrss in MB, output, sampled RSS peaks per process kind).
+PlaybookRun = collections.namedtuple("PlaybookRun", "wall_s tree_maxrss_mb output peaks cpu_s tree_peak_rss_mb")
+
+
+def playbook_command(playbook, vars_path, inventory=None, extra_args=()):
+    """The ansible-playbook command line: a bench playbook by file name (tests/bench/playbooks), else a path or a
+    collection playbook name (veeam.enterprise_manager.cdp_audit) as given; localhost only unless an inventory is given."""
+    if os.sep not in playbook and playbook.endswith((".yml", ".yaml")):
+        playbook = os.path.join(BENCH_DIR, "playbooks", playbook)
+    hosts = ["-i", inventory] if inventory else ["-i", "localhost,", "-c", "local"]
+    return [venv_bin("ansible-playbook")] + hosts + ["-e", "@" + vars_path] + list(extra_args) + [playbook]
+
+
+def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200, inventory=None, extra_args=()):
+    """Run ansible-playbook; returns a PlaybookRun: wall seconds, wait4 ru_maxrss in MB, output, sampled RSS peaks per
+    process kind, CPU seconds (user + system) of the whole process tree, and the peak of the tree's summed RSS.
 
     The wait4 figure is only an upper bound: a child forked from this process starts with this process's RSS.
     """
@@ -226,8 +249,7 @@ def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200):
         with open(vars_path, "w", encoding="utf-8") as handle:
             json.dump(extra_vars, handle)
         out_path = os.path.join(scratch, "output.txt")
-        command = [venv_bin("ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", "@" + vars_path,
-                   os.path.join(BENCH_DIR, "playbooks", playbook)]
+        command = playbook_command(playbook, vars_path, inventory, extra_args)
         with open(out_path, "wb") as out:
             started = time.monotonic()
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=out,  # pylint: disable=consider-using-with
@@ -252,7 +274,9 @@ def run_playbook(playbook, extra_vars, env_extra=None, timeout=1200):
             output = handle.read().decode("utf-8", "replace")
     if process.returncode != 0:
         raise RuntimeError("%s failed (rc %d):\n%s" % (playbook, process.returncode, output[-4000:]))
-    return wall, usage.ru_maxrss / 1024.0, output, poller.peaks()
+    # ansible-playbook waits for its workers and their modules, so its rusage holds their CPU time too.
+    return PlaybookRun(wall, usage.ru_maxrss / 1024.0, output, poller.peaks(), round(usage.ru_utime + usage.ru_stime, 3),
+                       poller.tree_peak_rss_mb)
 
 
 class RssPoller(threading.Thread):
@@ -265,6 +289,8 @@ class RssPoller(threading.Thread):
         super().__init__(daemon=True)
         self.root = root
         self.samples = {}
+        # The largest sum of the RSS of every process of the tree at one sample (shared pages counted in each).
+        self.tree_peak_rss_mb = 0.0
         self._stop_event = threading.Event()
 
     def stop(self):
@@ -288,6 +314,7 @@ class RssPoller(threading.Thread):
                 continue
             parents[int(name)] = int(fields[1])
             stats[int(name)] = fields
+        total = 0.0
         for pid, fields in stats.items():
             chain = pid
             depth = 0
@@ -312,6 +339,8 @@ class RssPoller(threading.Thread):
                 role = "other"
             entry = self.samples.setdefault(pid, {"role": role, "peak_rss_mb": 0.0})
             entry["peak_rss_mb"] = max(entry["peak_rss_mb"], round(rss_mb, 1))
+            total += rss_mb
+        self.tree_peak_rss_mb = max(self.tree_peak_rss_mb, round(total, 1))
 
     def peaks(self):
         """Per kind of process (controller, controller_worker, module, other), the largest sampled RSS in MB."""

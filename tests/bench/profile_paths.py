@@ -4,7 +4,8 @@
 
 Used by run_bench.py (``stage_profile``). Each stage runs single-threaded on the same data,
 timed with perf_counter (no profiler overhead); tracemalloc measures what each stage keeps.
-cProfile tables of normalisation and of the compliance engine go to bench/results/.
+cProfile tables of normalisation, of the compliance engine and of the audit of 100,000 sessions
+(profile-audit-100k.txt: where the audit's time goes, issue 22) go to bench/results/.
 """
 
 from __future__ import annotations
@@ -137,6 +138,17 @@ def _one_page_peak(decode, body):
     peak = tracemalloc.get_traced_memory()[1] - before
     del page
     return peak
+
+
+def profile_audit(direct_audit, window, path):
+    """cProfile of the audit's consuming thread (decode, normalise, engine; the paging threads only fetch) over a window;
+    returns its seconds and task sessions. direct_audit(window) -> (seconds, run_audit result)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    seconds, result = direct_audit(window)
+    profiler.disable()
+    write_profile(profiler, path)
+    return {"audit_profiled_s": round(seconds, 3), "audit_profiled_sessions": result["counts"]["task_sessions"]}
 
 
 def write_profile(profiler, path):

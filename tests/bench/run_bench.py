@@ -8,8 +8,12 @@ started (also on failure or SIGTERM), writes the raw per-run numbers to bench/re
 prints one JSON object with the medians as the LAST line of stdout. Progress goes to stderr.
 See docs/performance.md for what each figure measures.
 
-Options: --runs N (runs per figure, default 3), --audit-runs N (default 2),
---skip-audit, --skip-profile, --quick (1 run each, no profile).
+Every published target is in BENCH_TARGETS; the bench judges each figure against it (met / missed / not
+measured), prints that table before the JSON line and writes it as ``<figure>_target`` entries.
+
+Options: --runs N (runs per figure, default 3), --audit-runs N (default 2), --skip-audit, --skip-profile,
+--skip-scale (no bench_scale.py: many EMs and VMs), --only STEP,... (only these steps, after the warm-up),
+--quick (1 run each, no profile).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import tempfile
 import time
 
 import bench_lib as bl
+import bench_scale
 
 # The module_utils as the playbooks see them (the synced build tree), for the in-process figures.
 sys.path.insert(0, bl.BUILD_COLLECTIONS)
@@ -38,8 +43,53 @@ DATA_NOW = "2026-11-01T00:00:00Z"
 AUDIT_WINDOW = ("2026-10-02T00:00:00Z", DATA_NOW)
 PAGE_DELAY_MS = 100
 DEFAULT_WORKERS = 4
-# Issue 16: each latency_floor_ratio_* within this factor of ceil(pages / workers) x PAGE_DELAY_MS.
-LATENCY_TARGET = 1.1
+# Issue 22: the audit's cost against the latency per page, at these delays (ms) on the 10k window.
+GROWTH_DELAYS_MS = (0, 50, 100)
+
+# Every published target: figure -> (operator, value, the issue that set it). docs/performance.md's "Targets"
+# table lists the same (tests/unit/bench/test_targets.py keeps the two equal).
+BENCH_TARGETS = {
+    "fetch_100k_wall_s": ("<=", 15, 6),
+    "fetch_100k_peak_rss_mb": ("<=", 600, 6),
+    "baseline_ratio_10k": (">=", 20, 6),
+    "baseline_equal_ratio_10k": (">=", 6, 6),
+    "engine_100k_s": ("<=", 1, 6),
+    "audit_1m_wall_s": ("<=", 120, 6),
+    # Each within this factor of ceil(pages / workers) x PAGE_DELAY_MS.
+    "latency_floor_ratio_1p": ("<=", 1.1, 16),
+    "latency_floor_ratio_10k": ("<=", 1.1, 16),
+    "latency_floor_ratio_100k": ("<=", 1.1, 16),
+    "audit_1m_floor_ratio": ("<=", 1.5, 22),
+    "audit_1m_peak_rss_mb": ("<=", 250, 22),
+    "multi_em_ratio": ("<=", 1.3, 22),
+}
+_COMPARE = {"<=": lambda measured, target: measured <= target, ">=": lambda measured, target: measured >= target}
+
+
+def judge(figures, targets=None):
+    """One row per target: (figure, operator, target, measured or None, 'met' / 'missed' / 'not measured', issue)."""
+    rows = []
+    for key, (operator, target, issue) in (targets or BENCH_TARGETS).items():
+        measured = figures.get(key)
+        if not isinstance(measured, (int, float)) or isinstance(measured, bool):
+            verdict, measured = "not measured", None
+        else:
+            verdict = "met" if _COMPARE[operator](measured, target) else "missed"
+        rows.append((key, operator, target, measured, verdict, issue))
+    return rows
+
+
+def target_entries(rows):
+    """The results' `<figure>_target` entries, e.g. "met (<= 1.1)"."""
+    return {"%s_target" % key: "%s (%s %s)" % (verdict, operator, target) for key, operator, target, _measured, verdict, _issue in rows}
+
+
+def targets_table(rows):
+    """The targets as printed at the end of a run."""
+    lines = ["%-28s %12s %10s  %-12s %s" % ("figure", "measured", "target", "verdict", "issue")]
+    for key, operator, target, measured, verdict, issue in rows:
+        lines.append("%-28s %12s %10s  %-12s #%s" % (key, "-" if measured is None else measured, "%s %s" % (operator, target), verdict, issue))
+    return "\n".join(lines)
 
 
 def _terminate(signum, _frame):
@@ -107,8 +157,9 @@ class Bench:
         env = dict(self.env)
         if measure_module:
             env["ANSIBLE_PYTHON_INTERPRETER"] = self.wrapper
-        wall, _tree_rss, _output, sampled = bl.run_playbook(playbook, extra_vars, env)
-        run = {"wall_s": round(wall, 3), "sampled_peak_rss_mb": sampled}
+        played = bl.run_playbook(playbook, extra_vars, env)
+        run = {"wall_s": round(played.wall_s, 3), "sampled_peak_rss_mb": played.peaks, "cpu_s": played.cpu_s,
+               "tree_peak_rss_mb": played.tree_peak_rss_mb}
         timers = self._last_lines("timer.log")
         if timers:
             run["tasks"] = _task_durations(timers[-1])
@@ -142,6 +193,18 @@ class Bench:
             result = run_query(client, prepared)
             seconds = time.perf_counter() - started
         return (seconds if after_logon else time.perf_counter() - started), result
+
+    def direct_audit(self, window):
+        """The audit's code in this process (prepare_audit + run_audit, module defaults) over a window, now at its end;
+        returns (seconds after logon, result)."""
+        # pylint: disable=import-outside-toplevel
+        from ansible_collections.veeam.enterprise_manager.plugins.module_utils.audit import prepare_audit, run_audit
+        plan = prepare_audit({"window_start": window[0], "window_end": window[1], "now": window[1]})
+        with self.direct_client() as client:
+            client.ensure_session()
+            started = time.perf_counter()
+            result = run_audit(client, plan)
+            return time.perf_counter() - started, result
 
     # -- benchmarks ------------------------------------------------------------------------------
 
@@ -220,7 +283,7 @@ class Bench:
     def latency(self):
         """The module's query code with 100 ms added to every page, after logon, against ceil(pages / workers) x 100 ms.
 
-        Targets (issue 16): 1, 10 and 100 pages each within LATENCY_TARGET x that floor. Without speculative requests
+        Targets (issue 16, BENCH_TARGETS): 1, 10 and 100 pages each within 1.1 x that floor. Without speculative requests
         the first page is always alone (its PagesCount says how many follow), so the least possible is
         (1 + ceil((pages - 1) / workers)) x 100 ms; latency_best_ratio_* reports that bound next to the measurement.
         """
@@ -248,9 +311,6 @@ class Bench:
                 results["latency_floor_%s_s" % label] = subset[0]["floor_s"]
                 results["latency_floor_ratio_%s" % label] = ratio
                 results["latency_best_ratio_%s" % label] = subset[0]["best_ratio"]
-                results["latency_floor_ratio_%s_target" % label] = "%s (<= %.1f)" % ("met" if ratio <= LATENCY_TARGET else "missed", LATENCY_TARGET)
-                bl.log("latency_floor_ratio_%s = %.3f: target <= %.1f %s" % (
-                    label, ratio, LATENCY_TARGET, "met" if ratio <= LATENCY_TARGET else "missed"))
         finally:
             self.sim.set_page_delay(0)
         self.raw["latency"] = runs
@@ -304,34 +364,121 @@ class Bench:
         return {"engine_100k_s": bl.median(runs), "engine_100k_vms": vms}
 
     def audit_1m(self):
-        role = os.path.exists(os.path.join(bl.REPO, "roles", "cdp_compliance", "tasks", "main.yml"))
-        runs = []
+        """The role's audit of the 1M sessions and its floor (audit_floor.py), alternated: audit_1m_floor_ratio."""
+        driver = "audit_role.yml" if os.path.exists(os.path.join(bl.REPO, "roles", "cdp_compliance", "tasks", "main.yml")) else "audit_module.yml"
+        runs, floors = [], []
         for number in range(self.options.audit_runs):
-            report_dir = os.path.join(self.scratch, "reports-%d" % number)
-            playbook_vars = {"bench_window_start": AUDIT_WINDOW[0], "bench_window_end": AUDIT_WINDOW[1], "bench_now": DATA_NOW,
-                             "bench_report_dir": report_dir}
-            driver = "audit_role.yml" if role else "audit_module.yml"
-            try:
-                run = self.play(driver, playbook_vars, measure_module=True)
-            except RuntimeError as exc:
-                if not role:
-                    raise
-                bl.log("the role failed, falling back to the module + report action: %s" % str(exc)[-600:])
-                role = False
-                driver = "audit_module.yml"
-                run = self.play(driver, playbook_vars, measure_module=True)
-            run["driver"] = driver
-            run["report_files"] = sorted(os.listdir(report_dir)) if os.path.isdir(report_dir) else []
-            run["report_bytes"] = sum(os.path.getsize(os.path.join(report_dir, name)) for name in run["report_files"])
-            shutil.rmtree(report_dir, ignore_errors=True)
-            bl.log("audit 1M run %d (%s): %.1f s, module peak %.0f MB, processes %s, %d report files" % (
-                number + 1, driver, run["wall_s"], run.get("module_peak_rss_mb", -1), run["sampled_peak_rss_mb"], len(run["report_files"])))
-            runs.append(run)
+            # Alternate which goes first, so neither always finds the simulator's caches warm from the other.
+            for what in ("audit", "floor") if number % 2 == 0 else ("floor", "audit"):
+                if what == "floor":
+                    floors.append(self._audit_floor())
+                    bl.log("audit 1M floor run %d: %.1f s (pull %.1f s, simulator CPU %.1f s; engine %.1f s), %d sessions" % (
+                        number + 1, floors[-1]["floor_s"], floors[-1]["pull_s"], floors[-1]["sim_cpu_s"], floors[-1]["engine_s"],
+                        floors[-1]["sessions"]))
+                    continue
+                run, driver = self._audit_once(number, driver)
+                runs.append(run)
         self.raw["audit_1m"] = runs
+        self.raw["audit_1m_floor"] = floors
         return {"audit_1m_wall_s": bl.median([run["wall_s"] for run in runs]),
                 "audit_1m_peak_rss_mb": bl.median([run["module_peak_rss_mb"] for run in runs]),
                 "audit_1m_controller_peak_rss_mb": bl.median([_controller_peak(run) for run in runs]),
-                "audit_1m_sessions": self.facts["audit_sessions"], "audit_1m_runs": len(runs), "audit_1m_driver": runs[-1]["driver"]}
+                "audit_1m_cpu_s": bl.median([run["cpu_s"] for run in runs]),
+                "audit_1m_sim_cpu_s": bl.median([run["sim_cpu_s"] for run in runs]),
+                "audit_1m_sessions": self.facts["audit_sessions"], "audit_1m_runs": len(runs), "audit_1m_driver": runs[-1]["driver"],
+                "audit_1m_floor_s": bl.median([floor["floor_s"] for floor in floors]),
+                "audit_1m_floor_pull_s": bl.median([floor["pull_s"] for floor in floors]),
+                "audit_1m_floor_engine_s": bl.median([floor["engine_s"] for floor in floors]),
+                "audit_1m_floor_sim_cpu_s": bl.median([floor["sim_cpu_s"] for floor in floors]),
+                # Each round's audit over the floor taken next to it, then the median of the rounds.
+                "audit_1m_floor_ratio": bl.median([round(run["wall_s"] / floor["floor_s"], 3) for run, floor in zip(runs, floors)])}
+
+    def _audit_once(self, number, driver):
+        """One audit of the 30-day window; returns (run, driver), falling back to the module when the role fails."""
+        report_dir = os.path.join(self.scratch, "reports-%d" % number)
+        playbook_vars = {"bench_window_start": AUDIT_WINDOW[0], "bench_window_end": AUDIT_WINDOW[1], "bench_now": DATA_NOW,
+                         "bench_report_dir": report_dir}
+        cpu_before = self.sim.cpu_seconds()
+        try:
+            run = self.play(driver, playbook_vars, measure_module=True)
+        except RuntimeError as exc:
+            if driver != "audit_role.yml":
+                raise
+            bl.log("the role failed, falling back to the module + report action: %s" % str(exc)[-600:])
+            driver = "audit_module.yml"
+            run = self.play(driver, playbook_vars, measure_module=True)
+        run["sim_cpu_s"] = round(self.sim.cpu_seconds() - cpu_before, 3)
+        run["driver"] = driver
+        run["report_files"] = sorted(os.listdir(report_dir)) if os.path.isdir(report_dir) else []
+        run["report_bytes"] = sum(os.path.getsize(os.path.join(report_dir, name)) for name in run["report_files"])
+        run["sessions_read"] = _sessions_read(report_dir)
+        shutil.rmtree(report_dir, ignore_errors=True)
+        if run["sessions_read"] != self.facts["audit_sessions"]:
+            raise RuntimeError("the audit read %s task sessions, the data set has %d in its window" % (
+                run["sessions_read"], self.facts["audit_sessions"]))
+        bl.log("audit 1M run %d (%s): %.1f s, module peak %.0f MB, processes %s, %d report files" % (
+            number + 1, driver, run["wall_s"], run.get("module_peak_rss_mb", -1), run["sampled_peak_rss_mb"], len(run["report_files"])))
+        return run, driver
+
+    def _audit_floor(self):
+        """audit_floor.py in a child process, so the bodies it holds do not stay in this one."""
+        command = [sys.executable, os.path.join(bl.BENCH_DIR, "audit_floor.py"), "--url", self.sim.url, "--ca", self.sim.ca_path,
+                   "--window-start", AUDIT_WINDOW[0], "--window-end", AUDIT_WINDOW[1], "--now", DATA_NOW,
+                   "--collections", bl.BUILD_COLLECTIONS, "--sim-pid", str(self.sim.pid)]
+        completed = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+        floor = json.loads(completed.stdout.strip().splitlines()[-1])
+        if floor["sessions"] != self.facts["audit_sessions"]:
+            raise RuntimeError("the floor pulled %d task sessions, the data set has %d in the audit window" % (
+                floor["sessions"], self.facts["audit_sessions"]))
+        return floor
+
+    def growth_sessions(self):
+        """The role's audit of the 10k and 100k creation windows (the 1M one is audit_1m), alternated: cost against sessions."""
+        sizes = (("10k", "window_10k"), ("100k", "window_100k"))
+        runs = {label: [] for label, _key in sizes}
+        for _label, key in sizes:
+            # Untimed: the simulator builds its indexes for these filters once (a scan of the million records each).
+            self.direct_audit(self.facts[key])
+        for number in range(self.options.runs):
+            for label, key in sizes:
+                window = self.facts[key]
+                report_dir = os.path.join(self.scratch, "growth-%s-%d" % (label, number))
+                run = self.play("audit_role.yml", {"bench_window_start": window[0], "bench_window_end": window[1], "bench_now": window[1],
+                                                   "bench_report_dir": report_dir}, measure_module=True)
+                run["sessions_read"] = _sessions_read(report_dir)
+                shutil.rmtree(report_dir, ignore_errors=True)
+                bl.log("growth audit %s run %d: %.1f s, %s sessions" % (label, number + 1, run["wall_s"], run["sessions_read"]))
+                runs[label].append(run)
+        self.raw["growth_sessions"] = runs
+        figures = {}
+        for label, subset in runs.items():
+            figures["growth_sessions_%s_s" % label] = bl.median([run["wall_s"] for run in subset])
+            figures["growth_sessions_%s_count" % label] = subset[0]["sessions_read"]
+            figures["growth_sessions_%s_cpu_s" % label] = bl.median([run["cpu_s"] for run in subset])
+        return figures
+
+    def growth_latency(self):
+        """The audit's code in this process (prepare_audit + run_audit) over the 10k window, at each delay per request."""
+        window = self.facts["window_10k"]
+        runs = {delay: [] for delay in GROWTH_DELAYS_MS}
+        try:
+            # The first round is a warm-up: the simulator builds its index for the audit's filter once.
+            for number in range(self.options.runs + 1):
+                for delay in GROWTH_DELAYS_MS:
+                    self.sim.set_page_delay(delay)
+                    seconds, result = self.direct_audit(window)
+                    if number:
+                        runs[delay].append({"seconds": round(seconds, 3), "requests": result["pages"],
+                                            "sessions": result["counts"]["task_sessions"]})
+        finally:
+            self.sim.set_page_delay(0)
+        self.raw["growth_latency"] = runs
+        figures = {}
+        for delay, subset in runs.items():
+            figures["growth_latency_10k_%dms_s" % delay] = bl.median([run["seconds"] for run in subset])
+        figures["growth_latency_10k_requests"] = runs[GROWTH_DELAYS_MS[0]][0]["requests"]
+        figures["growth_latency_10k_sessions"] = runs[GROWTH_DELAYS_MS[0]][0]["sessions"]
+        return figures
 
     def history(self):
         """The audit history store (tests/bench/bench_history.py), in a child process so its data leaves with it."""
@@ -344,8 +491,22 @@ class Bench:
     def stage_profile(self):
         import profile_paths  # pylint: disable=import-outside-toplevel
         stages = profile_paths.stage_profile(self.sim, tuple(self.facts["window_100k"]), 100000, bl.RESULTS_DIR)
+        stages.update(profile_paths.profile_audit(self.direct_audit, self.facts["window_100k"],
+                                                  os.path.join(bl.RESULTS_DIR, "profile-audit-100k.txt")))
         self.raw["stage_profile_100k"] = stages
         return stages
+
+
+def _sessions_read(report_dir):
+    """How many task sessions the audit read, from its JSON report (evidence.records_read), or None without one."""
+    for name in sorted(os.listdir(report_dir)) if os.path.isdir(report_dir) else ():
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(report_dir, name), encoding="utf-8") as handle:
+            report = json.load(handle)
+        if report.get("kind") == "cdp_compliance_report":
+            return report["evidence"]["records_read"]["task_sessions"]
+    return None
 
 
 def _task_process_peak(run):
@@ -372,12 +533,38 @@ def _task_durations(events):
             for event, following in zip(events, events[1:]) if event["event"] == "start"]
 
 
+def _steps(bench, options):
+    """The steps on the 1M-session simulator, in order; --only keeps the named ones (the warm-up always runs)."""
+    steps = [bench.warm_up, bench.simulator_check, bench.fetch_100k, bench.compare_10k, bench.latency, bench.growth_latency,
+             bench.engine_100k, bench.history]
+    if not options.skip_profile:
+        steps.append(bench.stage_profile)
+    if not options.skip_audit:
+        steps += [bench.audit_1m, bench.growth_sessions]
+    if options.only:
+        steps = [step for step in steps if step.__name__ in options.only or step.__name__ == "warm_up"]
+    return steps
+
+
+def _run_steps(steps, summary):
+    for step in steps:
+        step_started = time.monotonic()
+        bl.log("== %s" % step.__name__)
+        figures = step()
+        if figures and step.__name__ != "stage_profile":
+            summary.update(figures)
+        bl.log("%s done in %.0f s: %s" % (step.__name__, time.monotonic() - step_started, json.dumps(figures)))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--audit-runs", type=int, default=2)
     parser.add_argument("--skip-audit", action="store_true")
     parser.add_argument("--skip-profile", action="store_true")
+    parser.add_argument("--skip-scale", action="store_true", help="skip bench_scale.py (many EMs, VMs)")
+    parser.add_argument("--only", type=lambda text: [name for name in text.split(",") if name], default=[],
+                        help="comma-separated steps to run (warm_up always runs; multi_em and growth_vms are bench_scale.py's)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data-set-facts", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -392,36 +579,37 @@ def main(argv=None):
     machine = machine_info()
     bl.log("syncing the collection into %s" % bl.COLLECTION_BUILD)
     bl.sync_build_tree()
-    bl.log("computing the data set windows")
-    # In a child process: the million-record data set must not inflate this process, which forks every playbook.
-    facts = json.loads(subprocess.run([sys.executable, os.path.abspath(__file__), "--data-set-facts"], check=True,
-                                      stdout=subprocess.PIPE).stdout)
-    bl.log("data set: %s" % json.dumps(facts))
+    scale_only = bool(options.only) and set(options.only) <= set(bench_scale.STEPS)
     scratch = tempfile.mkdtemp(prefix="veeam-em-bench-")
     summary = {}
-    record = {"machine": machine, "data_set": dict(facts, simulator_args=SIM_ARGS), "options": vars(options)}
+    record = {"machine": machine, "options": vars(options), "raw": {}}
     try:
-        with bl.Simulator(os.path.join(scratch, "simulator"), SIM_ARGS) as sim:
-            bench = Bench(sim, facts, options, scratch)
-            bl.log("simulator up at %s (pid %s)" % (sim.url, sim.pid))
-            steps = [bench.warm_up, bench.simulator_check, bench.fetch_100k, bench.compare_10k, bench.latency, bench.engine_100k, bench.history]
-            if not options.skip_profile:
-                steps.append(bench.stage_profile)
-            if not options.skip_audit:
-                steps.append(bench.audit_1m)
-            try:
-                for step in steps:
-                    step_started = time.monotonic()
-                    bl.log("== %s" % step.__name__)
-                    figures = step()
-                    if figures and step.__name__ != "stage_profile":
-                        summary.update(figures)
-                    bl.log("%s done in %.0f s: %s" % (step.__name__, time.monotonic() - step_started, json.dumps(figures)))
-            finally:
-                record["raw"] = bench.raw
-                summary["open_em_sessions_after"] = sim.open_sessions()
+        if not scale_only:
+            bl.log("computing the data set windows")
+            # In a child process: the million-record data set must not inflate this process, which forks every playbook.
+            facts = json.loads(subprocess.run([sys.executable, os.path.abspath(__file__), "--data-set-facts"], check=True,
+                                              stdout=subprocess.PIPE).stdout)
+            bl.log("data set: %s" % json.dumps(facts))
+            record["data_set"] = dict(facts, simulator_args=SIM_ARGS)
+            with bl.Simulator(os.path.join(scratch, "simulator"), SIM_ARGS) as sim:
+                bench = Bench(sim, facts, options, scratch)
+                bl.log("simulator up at %s (pid %s)" % (sim.url, sim.pid))
+                try:
+                    _run_steps(_steps(bench, options), summary)
+                finally:
+                    record["raw"] = bench.raw
+                    summary["open_em_sessions_after"] = sim.open_sessions()
+            if "audit_1m_wall_s" in summary:
+                summary["growth_sessions_1m_s"] = summary["audit_1m_wall_s"]
+                summary["growth_sessions_1m_count"] = summary["audit_1m_sessions"]
+        if not options.skip_scale:
+            # Its own simulators, after the 1M one has stopped.
+            steps = [step for step in bench_scale.STEPS if not options.only or step in options.only]
+            summary.update(bench_scale.run(steps, options.runs, os.path.join(scratch, "scale"), record["raw"]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        rows = judge(summary)
+        summary.update(target_entries(rows))
         record["summary"] = summary
         record["bench_seconds"] = round(time.monotonic() - started, 1)
         record["load_average_at_end"] = list(os.getloadavg())
@@ -432,6 +620,7 @@ def main(argv=None):
     summary["machine"] = "%d x %s, %.0f GB" % (machine["nproc"], machine["cpu_model"], machine["memory_gb"])
     summary["date_utc"] = machine["date_utc"]
     summary["bench_seconds"] = record["bench_seconds"]
+    print(targets_table(rows))
     print(json.dumps(summary, sort_keys=True))
     return 0
 
