@@ -38,7 +38,10 @@ import bench_scale
 sys.path.insert(0, bl.BUILD_COLLECTIONS)
 
 SIM_ARGS = ["--seed", "42", "--vms", "2000", "--days", "30", "--interval-hours", "1.44", "--now", "2026-11-01T00:00:00Z",
-            "--profile", "realistic", "--idle-timeout", "3600"]
+            "--profile", "realistic", "--idle-timeout", "3600",
+            # Keeps every rendered session: else each read of the million renders it again and the simulator, not the
+            # client, bounds the audit and its floor.
+            "--render-cache-records", "1100000"]
 DATA_NOW = "2026-11-01T00:00:00Z"
 AUDIT_WINDOW = ("2026-10-02T00:00:00Z", DATA_NOW)
 PAGE_DELAY_MS = 100

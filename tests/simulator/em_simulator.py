@@ -42,6 +42,8 @@ def build_parser():
                         help='account, repeatable (default: EMLAB\\auditor and EMLAB\\operator)')
     parser.add_argument('--json-case', choices=('pascal', 'camel'), default='pascal')
     parser.add_argument('--page-delay-ms', type=int, default=0)
+    parser.add_argument('--render-cache-records', type=int, default=400000,
+                        help='rendered task sessions kept per presentation (emptied when full; more costs about 1 KB each)')
     parser.add_argument('--public-base-url', default='https://localhost:9398', help='host part of Hrefs in responses')
     parser.add_argument('--log-file', default=None, help='request log (method, path, status; no secrets)')
     return parser
@@ -73,7 +75,7 @@ def main(argv=None):
         seed=args.seed, vms=args.vms, days=args.days, interval_hours=args.interval_hours, now=args.now,
         profile=args.profile, twin_vms=args.twin_vms, users=users, log=log if log_handle else None,
         idle_timeout=args.idle_timeout, json_case=args.json_case, page_delay_ms=args.page_delay_ms,
-        public_base_url=args.public_base_url)
+        render_cache_records=args.render_cache_records, public_base_url=args.public_base_url)
     stop = threading.Event()
 
     def on_signal(_signum, _frame):

@@ -148,8 +148,10 @@ def node_to_json(node):
 class Renderer(object):
     """Renders records of one Dataset with one set of presentation options (cached per record)."""
 
-    def __init__(self, dataset, base_url, camel=False, task_href_quirk=True):
+    def __init__(self, dataset, base_url, camel=False, task_href_quirk=True, cache_records=400000):
         self.ds = dataset
+        # Emptied when full: a read of more records than this renders every record again.
+        self.cache_records = cache_records
         self.base = base_url.rstrip('/') + '/api'
         self.camel = camel
         self.task_href_quirk = task_href_quirk
@@ -176,7 +178,7 @@ class Renderer(object):
         ckey = (0, idx, fmt, as_json)
         frag = self.cache.get(ckey)
         if frag is None:
-            if len(self.cache) > 400000:
+            if len(self.cache) > self.cache_records:
                 self.cache.clear()
             rec = self.ds.tasks[idx]
             frag = self._task_entity(rec, as_json) if fmt == 'entities' else self._task_ref(rec, as_json)

@@ -61,6 +61,8 @@ DEFAULT_CONFIG = {
     'public_base_url': 'https://localhost:9398',
     'task_href_quirk': True,
     'default_order': 'creation',
+    # Rendered records kept per presentation; the bench raises it so a million-record audit is not re-rendered.
+    'render_cache_records': 400000,
 }
 _GUID_PATH = re.compile(r'(?i)(/api/logonSessions/)[^/?]+')
 SESSION_HEADER = 'X-RestSvcSessionId'
@@ -331,7 +333,7 @@ class Simulator(object):
                 raise ValueError('empty_pages_count must be 0 or 1')
             if key == 'default_order' and value not in ('uid', 'creation'):
                 raise ValueError('default_order must be uid or creation')
-            if key in ('page_delay_ms', 'insert_between_pages') and (not isinstance(value, int) or value < 0):
+            if key in ('page_delay_ms', 'insert_between_pages', 'render_cache_records') and (not isinstance(value, int) or value < 0):
                 raise ValueError('%s must be a non-negative integer' % key)
             if key == 'max_page_size' and value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError('max_page_size must be null or a positive integer')
@@ -340,14 +342,15 @@ class Simulator(object):
             if key in ('json_bom', 'task_href_quirk') and not isinstance(value, bool):
                 raise ValueError('%s must be a boolean' % key)
         self.config.update(changes)
-        if any(key in changes for key in ('json_case', 'public_base_url', 'task_href_quirk')):
+        if any(key in changes for key in ('json_case', 'public_base_url', 'task_href_quirk', 'render_cache_records')):
             self.renderers = {}
 
     def renderer(self):
         key = (self.config['json_case'] == 'camel', self.config['public_base_url'], self.config['task_href_quirk'])
         rend = self.renderers.get(key)
         if rend is None:
-            rend = render.Renderer(self.dataset, self.config['public_base_url'], camel=key[0], task_href_quirk=key[2])
+            rend = render.Renderer(self.dataset, self.config['public_base_url'], camel=key[0], task_href_quirk=key[2],
+                                   cache_records=self.config['render_cache_records'])
             self.renderers[key] = rend
         return rend
 

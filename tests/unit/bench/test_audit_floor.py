@@ -45,3 +45,19 @@ def test_a_single_page_keeps_its_order():
     evaluator = Evaluator()
     audit_floor.evaluate([body([3, 2, 1], 1)], evaluator, normalise, False)
     assert evaluator.uids == [3, 2, 1]
+
+
+def test_the_given_parser_reads_the_bodies():
+    evaluator = Evaluator()
+    read = []
+
+    def loads(text):
+        read.append(text)
+        return json.loads(text)
+
+    audit_floor.evaluate([body([1, 2], 1)], evaluator, normalise, False, loads)
+    assert read == [body([1, 2], 1)] and evaluator.uids == [1, 2]
+
+
+def test_fastest_loads_reads_json():
+    assert audit_floor.fastest_loads()(b'{"a": [1, 2.5, "x"]}') == {"a": [1, 2.5, "x"]}
