@@ -41,7 +41,7 @@ SIM_ARGS = ["--seed", "42", "--vms", "2000", "--days", "30", "--interval-hours",
             "--profile", "realistic", "--idle-timeout", "3600",
             # Keeps every rendered session: else each read of the million renders it again and the simulator, not the
             # client, bounds the audit and its floor.
-            "--render-cache-records", "1100000"]
+            "--render-cache-records", "3000000"]
 DATA_NOW = "2026-11-01T00:00:00Z"
 AUDIT_WINDOW = ("2026-10-02T00:00:00Z", DATA_NOW)
 PAGE_DELAY_MS = 100
@@ -370,6 +370,9 @@ class Bench:
         """The role's audit of the 1M sessions and its floor (audit_floor.py), alternated: audit_1m_floor_ratio."""
         driver = "audit_role.yml" if os.path.exists(os.path.join(bl.REPO, "roles", "cdp_compliance", "tasks", "main.yml")) else "audit_module.yml"
         runs, floors = [], []
+        # Untimed: the simulator renders each session once (into its cache), so no timed run pays for that.
+        warm = self._audit_floor()
+        bl.log("audit 1M floor, warming the simulator's render cache: %.1f s (simulator CPU %.1f s)" % (warm["floor_s"], warm["sim_cpu_s"]))
         for number in range(self.options.audit_runs):
             # Alternate which goes first, so neither always finds the simulator's caches warm from the other.
             for what in ("audit", "floor") if number % 2 == 0 else ("floor", "audit"):
@@ -384,7 +387,7 @@ class Bench:
         self.raw["audit_1m"] = runs
         self.raw["audit_1m_floor"] = floors
         return {"audit_1m_wall_s": bl.median([run["wall_s"] for run in runs]),
-                "audit_1m_peak_rss_mb": bl.median([run["module_peak_rss_mb"] for run in runs]),
+                "audit_1m_peak_rss_mb": bl.median([_task_process_peak(run) for run in runs]),
                 "audit_1m_controller_peak_rss_mb": bl.median([_controller_peak(run) for run in runs]),
                 "audit_1m_cpu_s": bl.median([run["cpu_s"] for run in runs]),
                 "audit_1m_sim_cpu_s": bl.median([run["sim_cpu_s"] for run in runs]),
