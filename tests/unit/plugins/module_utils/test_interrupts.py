@@ -41,6 +41,12 @@ sys.stdout.write("finished\n")
 """
 
 
+def default_dispositions():
+    """Start the child as a terminal would: a runner started under nohup (SIGHUP ignored) must not decide the test."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def wait_for(predicate, seconds=20):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -57,7 +63,7 @@ def test_signal_during_a_query_logs_off(em_sim, signum, previous):
     options = em_sim.options(workers=2)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(options), previous], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_dispositions)
     try:
         assert wait_for(lambda: em_sim.state()["open_sessions"] == 1 and em_sim.query_requests()), "the child never got to query"
         child.send_signal(signum)
@@ -96,3 +102,16 @@ def test_interruptible_restores_the_handlers_and_leaves_other_threads_alone():
     thread.start()
     thread.join()
     assert seen == [before[signal.SIGTERM]]
+
+
+def test_interruptible_leaves_an_ignored_signal_ignored():
+    # Under nohup SIGHUP is ignored on purpose; a query must not make a hang-up end the process.
+    from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import interruptible
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with interruptible():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
