@@ -107,11 +107,15 @@ def test_interruptible_restores_the_handlers_and_leaves_other_threads_alone():
 def test_interruptible_leaves_an_ignored_signal_ignored():
     # Under nohup SIGHUP is ignored on purpose; a query must not make a hang-up end the process.
     from ansible_collections.veeam.enterprise_manager.plugins.module_utils.runner import interruptible
-    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # SIGTERM at its default, whatever the runner inherited, shows that the other signals still get the handler.
+    before = {signal.SIGHUP: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+              signal.SIGTERM: signal.signal(signal.SIGTERM, signal.SIG_DFL)}
     try:
         with interruptible():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
-            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
-        signal.signal(signal.SIGHUP, before)
+        for number, handler in before.items():
+            signal.signal(number, handler)
