@@ -39,7 +39,10 @@ interrupt() {  # $1 run_as (action, module or role), $2 signal, $3 group (kill t
     python3 simctl.py "${config}" faults '{"faults": [{"on": "query", "action": "trickle", "every_ms": 500, "size": 100000, "times": -1}]}'
     read -r open logons logoffs queries <<<"$(state)"
     before="${open} ${logons} ${logoffs} ${queries}"
-    setsid ansible-playbook -i "${INVENTORY_PATH}" -e "@${config}" -e "run_as=$1" -e "report_dir=${work}/interrupted-reports" interrupted.yml >"${work}/interrupted-$1-$2-$3.log" 2>&1 &
+    # A module ended by SIGTERM (after logging off) never reaches the cleanup of ansible-core's AnsiballZ wrapper, which
+    # would leave its payload directory in /tmp: give the run a temporary directory inside this target's output.
+    mkdir -p "${work}/tmp"
+    TMPDIR="${work}/tmp" setsid ansible-playbook -i "${INVENTORY_PATH}" -e "@${config}" -e "run_as=$1" -e "report_dir=${work}/interrupted-reports" interrupted.yml >"${work}/interrupted-$1-$2-$3.log" 2>&1 &
     pid=$!
     waited=0
     # Wait until the task has logged on and is reading the trickled answer.
