@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import http.cookiejar
-import random
 import re
 import threading
 import time
@@ -30,6 +29,7 @@ from .errors import (
     TLSError,
 )
 from .logon import logon_error, malformed_session_error, read_logon_answer
+from .retries import BACKOFF_BASE, CONNECTION, RETRY_IDEMPOTENT, RETRY_LOGON, TIMEOUT, after_retries, backoff_delay, retry_set
 from .secrets import MASK, Secrets, guid_from_token, is_guid, is_session_token
 from .transfer import Bounds, body_limit, read_body
 
@@ -44,16 +44,6 @@ except ImportError as exc:  # reported by the modules via missing_required_lib
 
 SESSION_HEADER = "X-RestSvcSessionId"
 MEDIA_TYPES = {"xml": "application/xml", "json": "application/json"}
-RETRYABLE_STATUS = frozenset((500, 502, 503, 504))
-# What _send may retry: HTTP statuses, plus TIMEOUT (read/connect timeouts) and CONNECTION (resets, refused).
-TIMEOUT = "timeout"
-CONNECTION = "connection"
-RETRY_IDEMPOTENT = RETRYABLE_STATUS | {TIMEOUT, CONNECTION}
-# A logon is retried only when no request reached EM (connection refused, 503): a retried logon must not leak a session.
-RETRY_LOGON = frozenset((503, CONNECTION))
-IDEMPOTENT_METHODS = frozenset(("GET", "PUT", "DELETE"))
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 8.0
 # The logoff after an interrupt (Ctrl-C, SIGTERM): one attempt, bounded, so cancelling a job stays quick.
 INTERRUPTED_LOGOFF_TIMEOUT = 10
 
@@ -304,13 +294,13 @@ class EmClient:
             except requests.exceptions.Timeout as exc:
                 if last or TIMEOUT not in retry:
                     raise CommunicationError("%s to EM at %s timed out after %s s%s. Raise timeout, or check EM's load."
-                                             % (where, self.base_url, timeout, _after(attempt)), method=method, path=path, timeout=timeout)
+                                             % (where, self.base_url, timeout, after_retries(attempt)), method=method, path=path, timeout=timeout)
                 self._pause(attempt, where, type(exc).__name__)
                 continue
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 if last or CONNECTION not in retry:
                     raise CommunicationError("%s to EM at %s failed: %s%s. Check host and port (EM listens on 9398)."
-                                             % (where, self.base_url, _short(self.scrub(exc)), _after(attempt)), method=method, path=path)
+                                             % (where, self.base_url, _short(self.scrub(exc)), after_retries(attempt)), method=method, path=path)
                 self._pause(attempt, where, "connection error")
                 continue
             except requests.exceptions.RequestException as exc:
@@ -322,14 +312,14 @@ class EmClient:
                 em_message = self.scrub(error_message(response.content, response.headers.get("Content-Type")) or "")
                 raise CommunicationError("%s to EM at %s kept failing with HTTP %d%s%s. EM (or a proxy in front of it) is overloaded or "
                                          "restarting; try again later or raise retries."
-                                         % (where, self.base_url, response.status_code, ": " + em_message if em_message else "", _after(attempt)),
+                                         % (where, self.base_url, response.status_code, ": " + em_message if em_message else "", after_retries(attempt)),
                                          method=method, path=path)
             return response
         raise CommunicationError("%s failed after %d attempts." % (where, attempts), method=method, path=path)  # pragma: no cover
 
     def _pause(self, attempt, where, why):
         self.stats["retries"] += 1
-        delay = min(BACKOFF_CAP, self._backoff_base * (2 ** attempt)) * random.uniform(0.5, 1.0)
+        delay = backoff_delay(attempt, self._backoff_base)
         self.log("%s: %s, retrying in %.2f s" % (where, why, delay))
         time.sleep(delay)
 
@@ -350,8 +340,7 @@ class EmClient:
             headers["Content-Type"] = MEDIA_TYPES.get(content_type, content_type or MEDIA_TYPES[accept])
             if isinstance(body, str):
                 body = body.encode("utf-8")
-        retry = RETRY_IDEMPOTENT if method in IDEMPOTENT_METHODS else frozenset()
-        response = self._authenticated(method, path, headers, retry, params=params, data=body)
+        response = self._authenticated(method, path, headers, retry_set(method), params=params, data=body)
         return self.check(response, path, method=method, expected=expected)
 
     def _authenticated(self, method, path, headers, retry, params=None, data=None, page=None):
@@ -402,7 +391,3 @@ class EmClient:
 def _short(exc):
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "..."
-
-
-def _after(attempt):
-    return " (after %d retries)" % attempt if attempt else ""

@@ -13,7 +13,8 @@ import pytest
 
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import client as client_module
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils import query as query_module
-from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import BACKOFF_CAP, EmClient
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils import retries as retries_module
+from ansible_collections.veeam.enterprise_manager.plugins.module_utils.client import EmClient
 from ansible_collections.veeam.enterprise_manager.plugins.module_utils.errors import (
     ApiError,
     CommunicationError,
@@ -70,12 +71,12 @@ def test_backoff_is_exponential_capped_and_jittered(em_sim, monkeypatch, jitter)
         return jitter
 
     monkeypatch.setattr(client_module.time, "sleep", sleeps.append)
-    monkeypatch.setattr(client_module.random, "uniform", uniform)
+    monkeypatch.setattr(retries_module.random, "uniform", uniform)
     em_sim.faults({"on": "query", "page": 2, "action": "status", "status": 503, "times": -1})
     with pytest.raises(CommunicationError):
         fetch(em_sim, backoff_base=0.5, retries=6)
-    assert sleeps == [min(BACKOFF_CAP, 0.5 * 2 ** attempt) * jitter for attempt in range(6)]
-    assert max(sleeps) <= BACKOFF_CAP and jitter_ranges == {(0.5, 1.0)}
+    assert sleeps == [min(retries_module.BACKOFF_CAP, 0.5 * 2 ** attempt) * jitter for attempt in range(6)]
+    assert max(sleeps) <= retries_module.BACKOFF_CAP and jitter_ranges == {(0.5, 1.0)}
     assert_no_open_session(em_sim)
 
 
@@ -104,7 +105,7 @@ def test_module_retries_default_3_and_from_veeam_em_retries(em_sim, capsys, monk
         monkeypatch.delenv("VEEAM_EM_" + name, raising=False)
     if env_retries is not None:
         monkeypatch.setenv("VEEAM_EM_RETRIES", env_retries)
-    monkeypatch.setattr(client_module, "BACKOFF_CAP", 0)
+    monkeypatch.setattr(retries_module, "BACKOFF_CAP", 0)
     em_sim.faults({"on": "query", "page": 2, "action": "status", "status": 504, "times": -1})
     code, result = run_main(cdp_replica_task_session_info, {"host": "127.0.0.1", "port": em_sim.port, "username": USER, "password": PASSWORD,
                                                             "ca_path": em_sim.ca_file, "page_size": PAGE}, capsys)
